@@ -1,0 +1,141 @@
+"""coursegen: one job protocol for every course-generation vendor.
+
+```python
+import coursegen
+
+async with coursegen.connect("sandbox+learningstudio://") as client:
+    job = await client.submit(coursegen.CourseRequest(subject="Workplace safety basics"))
+    course = await job.result()
+```
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._adapter import (
+    Adapter,
+    Capabilities,
+    Exporter,
+    Operation,
+    PollPolicy,
+    RateLimit,
+    RateLimitState,
+    WebhookReader,
+)
+from ._client import Client
+from ._config import connect
+from ._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    Conflict,
+    CourseGenError,
+    InvalidRequest,
+    JobError,
+    JobExpired,
+    JobFailed,
+    JobTimeout,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    ProviderError,
+    ProviderUnavailable,
+    QuotaExceeded,
+    RateLimited,
+    SubmitOutcomeUnknown,
+    TransportError,
+    UnsupportedFeature,
+    WebhookVerificationError,
+)
+from ._features import CourseGenWarning, UnsupportedFeatureWarning
+from ._hooks import Register, SandboxFactory, hookimpl, hookspec
+from ._http import RetryPolicy
+from ._job import CourseJob, Job
+from ._models import (
+    Assessment,
+    AssessmentRequest,
+    BloomLevel,
+    Chapter,
+    Course,
+    CourseRequest,
+    ExportResult,
+    JobErrorInfo,
+    JobStatus,
+    Lesson,
+    Money,
+    Question,
+    Request,
+    Result,
+    Snapshot,
+    WebhookEvent,
+)
+from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
+from ._settings import Secret, Settings
+
+try:
+    __version__ = version("coursegen")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Adapter",
+    "Assessment",
+    "AssessmentRequest",
+    "AuthenticationError",
+    "BloomLevel",
+    "Capabilities",
+    "Chapter",
+    "Client",
+    "ConfigurationError",
+    "Conflict",
+    "Course",
+    "CourseGenError",
+    "CourseGenWarning",
+    "CourseJob",
+    "CourseRequest",
+    "ExportResult",
+    "Exporter",
+    "InvalidRequest",
+    "Job",
+    "JobError",
+    "JobErrorInfo",
+    "JobExpired",
+    "JobFailed",
+    "JobStatus",
+    "JobTimeout",
+    "Lesson",
+    "MalformedResponse",
+    "Money",
+    "NotFound",
+    "Operation",
+    "PermissionDenied",
+    "PluginFailure",
+    "PollPolicy",
+    "ProviderError",
+    "ProviderInfo",
+    "ProviderUnavailable",
+    "Question",
+    "QuotaExceeded",
+    "RateLimit",
+    "RateLimitState",
+    "RateLimited",
+    "Register",
+    "Registry",
+    "Request",
+    "Result",
+    "RetryPolicy",
+    "SandboxFactory",
+    "Secret",
+    "Settings",
+    "Snapshot",
+    "SubmitOutcomeUnknown",
+    "TransportError",
+    "UnsupportedFeature",
+    "UnsupportedFeatureWarning",
+    "WebhookEvent",
+    "WebhookReader",
+    "WebhookVerificationError",
+    "__version__",
+    "connect",
+    "default_registry",
+    "hookimpl",
+    "hookspec",
+]

@@ -1,0 +1,176 @@
+"""The plugin contract: what a provider implements so that coursegen can drive its vendor.
+
+An adapter is sans-I/O. It turns neutral requests into `httpx.Request` objects and
+vendor responses into neutral records, and nothing else: it never sends, awaits, sleeps
+or reads a clock. The engine decides when to send; the adapter decides what to send and
+what an answer means. That keeps every adapter testable with plain `httpx.Response`
+objects, and every scheduling rule in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._errors import ProviderError
+    from ._models import ExportResult, Request, Snapshot, WebhookEvent
+    from ._settings import Settings
+
+__all__ = [
+    "Adapter",
+    "Capabilities",
+    "Exporter",
+    "Operation",
+    "PollPolicy",
+    "RateLimit",
+    "RateLimitState",
+    "WebhookReader",
+]
+
+
+class Operation(enum.StrEnum):
+    """The kinds of request the engine sends; each has its own rate budget."""
+
+    SUBMIT = "submit"
+    POLL = "poll"
+    EXPORT = "export"
+
+
+@attrs.frozen
+class RateLimit:
+    """At most `limit` requests in any `window` seconds of vendor time, per scope."""
+
+    limit: int
+    window: float = 60.0
+
+
+@attrs.frozen
+class RateLimitState:
+    """What a response said of the budget: requests left and seconds until it refills."""
+
+    remaining: int | None = None
+    reset_after: float | None = None
+    limit: int | None = None
+
+
+def _mapping(value: Mapping[Operation, RateLimit]) -> Mapping[Operation, RateLimit]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class PollPolicy:
+    """When a provider's jobs may and should be polled, in seconds of vendor time.
+
+    - `min_interval`: the vendor's floor; no job is polled more often, whatever the hint.
+    - `interval`: the cadence when the vendor gives no hint.
+    - `max_interval` and `backoff`: an unchanged job is polled `backoff` times less often
+      each time, up to `max_interval` (1.0 keeps the cadence fixed).
+    - `job_timeout`: the default deadline of `Job.wait` and `Job.result`.
+    - `result_ttl`: how long the vendor keeps a finished result (None: for good).
+    - `rate_limits`: the vendor's documented budget per operation, shared by every job of
+      one scope (`Adapter.rate_scope`). Response headers and 429s correct it at run time.
+    """
+
+    min_interval: float
+    interval: float
+    job_timeout: float
+    max_interval: float | None = None
+    backoff: float = 1.0
+    result_ttl: float | None = None
+    rate_limits: Mapping[Operation, RateLimit] = attrs.field(factory=dict, converter=_mapping)
+
+
+@attrs.frozen
+class Capabilities:
+    """What a provider can do; the core checks requests against it before anything is sent.
+
+    `request_fields` names the `CourseRequest`/`AssessmentRequest` fields the vendor
+    honours: a request that sets any other field raises `UnsupportedFeature` (or warns
+    with `strict=False`). `idempotent_submit` says the vendor deduplicates creates, so
+    a create may be retried after a lost answer.
+    """
+
+    request_kinds: frozenset[type] = frozenset()
+    request_fields: frozenset[str] = frozenset()
+    idempotent_submit: bool = False
+    progress: bool = False
+    cost: bool = False
+    webhooks: bool = False
+    signed_webhooks: bool = False
+    export_formats: tuple[str, ...] = ()
+    public_pages: bool = False
+    requires_key: bool = True
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """Translate between coursegen's neutral model and one vendor's HTTP API.
+
+    Class attributes describe the vendor; instances are bound to one set of `Settings`.
+    """
+
+    name: ClassVar[str]
+    """The provider name, also its URL scheme: `learningstudio://KEY@host`."""
+    default_base_url: ClassVar[str]
+    env_vars: ClassVar[Mapping[str, str]]
+    """The vendor's own documented variables, by setting name: {"api_key": "LS_API_KEY"}."""
+    capabilities: ClassVar[Capabilities]
+    policy: ClassVar[PollPolicy]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the adapter; raise `ConfigurationError` naming what is missing."""
+        ...
+
+    @property
+    def rate_scope(self) -> str:
+        """Who shares a rate budget (a key's fingerprint, a workspace). Never a secret."""
+        ...
+
+    def submit(self, request: Request) -> httpx.Request:
+        """The create request; raise `InvalidRequest` for input the vendor would refuse."""
+        ...
+
+    def read_submitted(self, response: httpx.Response) -> Snapshot:
+        """The job's first snapshot, from a successful create response."""
+        ...
+
+    def poll(self, job_id: str) -> httpx.Request: ...
+
+    def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
+        """The job's state from a successful poll; `MalformedResponse` if unreadable."""
+        ...
+
+    def read_error(self, response: httpx.Response) -> ProviderError:
+        """The typed error for an unsuccessful response (any status >= 400)."""
+        ...
+
+    def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
+        """What the response's headers say of the budget, relative to now."""
+        ...
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Optional: providers that package a course for an LMS."""
+
+    def export(
+        self, course_id: str, format: str | None = None, callback_url: str | None = None
+    ) -> httpx.Request: ...
+
+    def read_export(self, response: httpx.Response) -> ExportResult: ...
+
+
+@runtime_checkable
+class WebhookReader(Protocol):
+    """Optional: providers whose vendor calls back. Raise `WebhookVerificationError`
+    for a bad signature and `MalformedResponse` for a body that cannot be read."""
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...

@@ -1,0 +1,280 @@
+"""`Client`: one provider, one HTTP client, one engine; everything a user does goes here."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AsyncExitStack, ExitStack
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+import attrs
+import httpx
+
+from ._adapter import Adapter, Capabilities, Exporter, Operation, WebhookReader
+from ._engine import Engine, ProviderRuntime, Tracked, stamp
+from ._errors import ConfigurationError, UnsupportedFeature
+from ._features import check_request
+from ._http import RetryPolicy, Sender
+from ._job import CourseJob, Job, JobToken
+from ._ratelimit import RateBudgets
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ._models import Course, ExportResult, Request, Snapshot, WebhookEvent
+    from ._settings import Settings
+    from .sandbox import Sandbox
+
+__all__ = ["Client"]
+
+_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+class Client:
+    """Talks to one provider. Use it as an async context manager; build it with `connect()`.
+
+    Everything the client starts (its scheduler, the polls in flight, an in-process
+    sandbox) lives inside `async with` and ends with it.
+    """
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        sandbox: Sandbox | None = None,
+        retry: RetryPolicy | None = None,
+        max_in_flight: int = 64,
+        seed: int | None = None,
+    ) -> None:
+        if transport is not None and http_client is not None:
+            raise ConfigurationError("pass either transport or http_client, not both")
+        self._adapter = adapter
+        self._settings = settings
+        self._transport = transport
+        self._http_client = http_client
+        self._sandbox = sandbox
+        self._retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
+        self._engine = Engine(rng=self._rng, max_in_flight=max_in_flight)
+        self._stack: AsyncExitStack | None = None
+        self._runtime: ProviderRuntime | None = None
+
+    def __repr__(self) -> str:
+        mode = " sandbox" if self._sandbox is not None else ""
+        return f"<coursegen.Client {self.provider}{mode} {self._settings.base_url}>"
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("this client is already open")
+        stack = AsyncExitStack()
+        try:
+            http = self._http_client
+            if http is None:
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        transport=self._transport, timeout=_TIMEOUT, follow_redirects=False
+                    )
+                )
+            if self._sandbox is not None:
+                await stack.enter_async_context(self._sandbox)
+            host = self._settings.base_url.host
+            sender = Sender(
+                http,
+                self._adapter,
+                RateBudgets(),
+                pinned_host=host,
+                retry=self._retry,
+                time_scale=self._settings.time_scale,
+                rng=self._rng,
+            )
+            self._runtime = ProviderRuntime(
+                self._adapter, sender, time_scale=self._settings.time_scale, host=host
+            )
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(task_group.cancel_scope.cancel)
+            await task_group.start(self._engine.run)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        self._runtime = None
+        if stack is not None:
+            await stack.aclose()
+
+    @property
+    def _running(self) -> ProviderRuntime:
+        if self._runtime is None:
+            raise RuntimeError("use the client inside `async with client:`")
+        return self._runtime
+
+    # -- what it is ---------------------------------------------------------------------
+
+    @property
+    def provider(self) -> str:
+        return self._adapter.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._adapter.capabilities
+
+    @property
+    def settings(self) -> Settings:
+        """The merged settings; secrets in it print as a mask."""
+        return self._settings
+
+    @property
+    def sandbox(self) -> Sandbox | None:
+        """The in-process simulator this client talks to, if it was connected to one."""
+        return self._sandbox
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def submit(self, request: Request) -> Job:
+        """Create a job at the vendor and return its handle.
+
+        The request is checked against the provider's capabilities first, so a field the
+        vendor cannot honour fails here without spending a request. Where the provider
+        deduplicates creates, an idempotency key is added if the request has none, which
+        makes a create safe to retry after a lost answer.
+        """
+        runtime = self._running
+        capabilities = self._adapter.capabilities
+        request = check_request(
+            request, capabilities, self.provider, strict=self._settings.strict
+        )
+        if capabilities.idempotent_submit and request.idempotency_key is None:
+            request = attrs.evolve(request, idempotency_key=uuid.uuid4().hex)
+        snapshot = await runtime.sender.send(
+            Operation.SUBMIT,
+            self._adapter.submit(request),
+            self._adapter.read_submitted,
+            idempotent=capabilities.idempotent_submit,
+        )
+        return self._job(runtime, stamp(snapshot))
+
+    async def resume(self, token: str) -> Job:
+        """The job a token names (from `Job.token`), with its state read from the vendor."""
+        runtime = self._running
+        parsed = JobToken.decode(token)
+        if parsed.provider != self.provider:
+            raise ConfigurationError(
+                f"this token is for provider {parsed.provider!r}; this client talks to "
+                f"{self.provider!r}"
+            )
+        if parsed.host != runtime.host:
+            raise ConfigurationError(
+                f"this token is for a job at {parsed.host!r}; this client talks to "
+                f"{runtime.host!r}"
+            )
+        tracked = self._engine.find(self.provider, parsed.job_id)
+        if tracked is not None:
+            return Job(self._engine, tracked)
+        snapshot = await self._fetch(runtime, parsed.job_id)
+        return self._job(runtime, snapshot)
+
+    async def as_completed(self, jobs: Iterable[CourseJob]) -> AsyncIterator[Job]:
+        """Yield each job as it ends (or its polling fails for good), first finished first.
+
+        No task is started per job: the jobs' own records notify one stream.
+        """
+        handles = list({job.id: self._own(job) for job in jobs}.values())
+        send, receive = anyio.create_memory_object_stream[Job](max_buffer_size=len(handles))
+        pending = {id(job._tracked): job for job in handles}  # noqa: SLF001 - same package
+
+        def settled(tracked: Tracked) -> None:
+            job = pending.pop(id(tracked), None)
+            if job is not None:
+                send.send_nowait(job)
+
+        with send, receive, ExitStack() as stack:
+            for job in handles:
+                tracked = job._tracked  # noqa: SLF001 - same package
+                if tracked.snapshot.status.is_terminal:
+                    settled(tracked)
+                    continue
+                tracked.listeners.append(settled)
+                stack.callback(tracked.listeners.remove, settled)
+                stack.enter_context(self._engine.interest(tracked))
+            for _ in range(len(handles)):
+                yield await receive.receive()
+
+    # -- optional capabilities ----------------------------------------------------------
+
+    async def export(
+        self,
+        course: Course | str,
+        format: str | None = None,  # noqa: A002 - the vendor's and the user's word for it
+        *,
+        callback_url: str | None = None,
+    ) -> ExportResult:
+        """Package a finished course for an LMS (SCORM and the like)."""
+        runtime = self._running
+        adapter = self._adapter
+        if not isinstance(adapter, Exporter):
+            raise UnsupportedFeature(self.provider, "export")
+        course_id = course if isinstance(course, str) else course.id
+        return await runtime.sender.send(
+            Operation.EXPORT,
+            adapter.export(course_id, format, callback_url),
+            adapter.read_export,
+        )
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Parse (and, where the vendor signs them, verify) a webhook the vendor sent.
+
+        An event with `verified=False` is a hint: `await client.confirm(event)` asks the
+        vendor before you act on it.
+        """
+        adapter = self._adapter
+        if not isinstance(adapter, WebhookReader):
+            raise UnsupportedFeature(self.provider, "webhooks")
+        return adapter.read_webhook(headers, body)
+
+    async def confirm(self, event: WebhookEvent) -> Snapshot:
+        """Ask the vendor for the state of the job a webhook names."""
+        runtime = self._running
+        if event.job_id is None:
+            raise ConfigurationError(f"a {event.kind} event names no job to confirm")
+        snapshot = await self._fetch(runtime, event.job_id)
+        tracked = self._engine.find(self.provider, event.job_id)
+        if tracked is not None:
+            self._engine.observe(tracked, snapshot)
+        return snapshot
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _fetch(self, runtime: ProviderRuntime, job_id: str) -> Snapshot:
+        snapshot = await runtime.sender.send(
+            Operation.POLL,
+            self._adapter.poll(job_id),
+            lambda response: self._adapter.read_snapshot(job_id, response),
+        )
+        return stamp(snapshot)
+
+    def _job(self, runtime: ProviderRuntime, snapshot: Snapshot) -> Job:
+        return Job(self._engine, self._engine.track(runtime, snapshot))
+
+    def _own(self, job: CourseJob) -> Job:
+        if not isinstance(job, Job) or job._engine is not self._engine:  # noqa: SLF001
+            raise ValueError(f"{job!r} belongs to another client")
+        return job
+
+    def stats(self) -> Mapping[str, Any]:
+        """Counters for monitoring: polls sent so far."""
+        return {"polls_sent": self._engine.polls_sent}

@@ -1,0 +1,315 @@
+"""The one polling scheduler of a client.
+
+One task and one heap of (due time, job) decide when every job is polled; no job owns a
+task or a timer of its own, so ten thousand jobs cost ten thousand small records. A job
+is polled only while someone waits on it (`wait`, `result`, `watch`, `as_completed`).
+
+When a job falls due:
+- its poll takes a place in the rate budget of its (provider, scope, `POLL`) scope; if
+  the budget is spent, the job joins that budget's first-come-first-served queue and the
+  scheduler wakes when a place frees up, so jobs sharing a key share it fairly;
+- after each answer the next poll is due in `max(vendor floor, hint or cadence)` plus up
+  to 10% jitter (never less: a floor or a hint is a promise to the vendor). The hint is
+  the vendor's own (`pollAfterMs`); the cadence backs off while a job does not change.
+
+Per-request retries of transient faults live in `Sender`; this module never retries a
+request, it only schedules the next question.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import itertools
+import math
+import random
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup, TaskStatus
+
+from ._adapter import Operation
+from ._errors import CourseGenError
+
+if TYPE_CHECKING:
+    from ._adapter import Adapter, PollPolicy
+    from ._http import Sender
+    from ._models import Snapshot
+    from ._ratelimit import RateBudget
+
+__all__ = ["Engine", "ProviderRuntime", "Tracked", "stamp"]
+
+_JITTER = 0.1
+
+
+def stamp(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with the wall-clock time it was observed (a label, never a schedule)."""
+    return attrs.evolve(snapshot, observed_at=datetime.now(UTC))
+
+
+class ProviderRuntime:
+    """One provider as a client runs it: its adapter, its sender, its clock scale."""
+
+    def __init__(self, adapter: Adapter, sender: Sender, *, time_scale: float, host: str) -> None:
+        self.adapter = adapter
+        self.sender = sender
+        self.time_scale = time_scale
+        self.host = host
+
+    @property
+    def name(self) -> str:
+        return self.adapter.name
+
+    @property
+    def policy(self) -> PollPolicy:
+        return self.adapter.policy
+
+    def to_loop(self, vendor_seconds: float) -> float:
+        return vendor_seconds / self.time_scale
+
+
+class _State(enum.Enum):
+    IDLE = "idle"  # not scheduled: nobody waits, or the job has ended
+    SCHEDULED = "scheduled"  # in the heap
+    QUEUED = "queued"  # due, waiting for its rate budget
+    IN_FLIGHT = "in flight"
+
+
+class Tracked:
+    """Everything the engine knows of one job. Users hold it through a `Job`."""
+
+    __slots__ = (
+        "__weakref__",
+        "cadence",
+        "changed",
+        "error",
+        "heap_seq",
+        "interest",
+        "job_id",
+        "last_polled",
+        "listeners",
+        "next_at",
+        "next_due",
+        "runtime",
+        "snapshot",
+        "state",
+    )
+
+    def __init__(self, runtime: ProviderRuntime, snapshot: Snapshot, now: float) -> None:
+        self.runtime = runtime
+        self.job_id = snapshot.job_id
+        self.snapshot = snapshot
+        self.error: CourseGenError | None = None
+        self.changed = anyio.Event()
+        self.interest = 0
+        self.state = _State.IDLE
+        self.heap_seq = -1
+        self.last_polled = now  # loop time of the last answer about this job
+        self.next_at = now  # when the next poll should go, if anyone waits
+        self.next_due = math.inf  # when it is due in the heap, while SCHEDULED
+        self.cadence: float | None = None  # vendor seconds between polls without a hint
+        self.listeners: list[Callable[[Tracked], None]] = []
+
+    @property
+    def settled(self) -> bool:
+        """The job ended, or its last poll failed for good: a waiter must wake."""
+        return self.snapshot.status.is_terminal or self.error is not None
+
+    def _announce(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+        if self.settled:
+            for listener in list(self.listeners):
+                listener(self)
+
+
+class Engine:
+    """Schedules the polls of every job of one client. Run it in the client's task group."""
+
+    def __init__(self, *, rng: random.Random, max_in_flight: int = 64) -> None:
+        self._rng = rng
+        self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
+        self._seq = itertools.count()
+        self._waiting: dict[RateBudget, deque[Tracked]] = {}
+        self._wake = anyio.Event()
+        self._limiter = anyio.CapacityLimiter(max_in_flight)
+        self._tg: TaskGroup | None = None
+        self._tracked: weakref.WeakValueDictionary[tuple[str, str], Tracked] = (
+            weakref.WeakValueDictionary()
+        )
+        self.polls_sent = 0
+
+    def track(self, runtime: ProviderRuntime, snapshot: Snapshot) -> Tracked:
+        """The one record of this job in this client, made from its first snapshot."""
+        key = (runtime.name, snapshot.job_id)
+        tracked = self._tracked.get(key)
+        if tracked is None:
+            now = anyio.current_time()
+            tracked = self._tracked[key] = Tracked(runtime, snapshot, now)
+            tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
+        return tracked
+
+    def find(self, provider: str, job_id: str) -> Tracked | None:
+        return self._tracked.get((provider, job_id))
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            await self._loop()
+
+    async def _loop(self) -> None:
+        while True:
+            now = anyio.current_time()
+            while self._heap and self._heap[0][0] <= now:
+                _, seq, item = heapq.heappop(self._heap)
+                if isinstance(item, Tracked):
+                    self._due(item, seq, now)
+                else:
+                    self._drain(item, now)
+            wake = self._wake
+            delay = self._heap[0][0] - now if self._heap else math.inf
+            with anyio.move_on_after(delay):
+                await wake.wait()
+            if wake.is_set():
+                self._wake = anyio.Event()
+
+    def _push(self, at: float, item: Tracked | RateBudget) -> int:
+        seq = next(self._seq)
+        heapq.heappush(self._heap, (at, seq, item))
+        if self._heap[0][2] is item:
+            self._wake.set()
+        return seq
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def schedule(self, tracked: Tracked, at: float) -> None:
+        """Poll `tracked` at `at` (or earlier, if it is already due earlier)."""
+        if tracked.state is _State.SCHEDULED and tracked.next_due <= at:
+            return
+        if tracked.state in (_State.QUEUED, _State.IN_FLIGHT):
+            return  # an answer is coming anyway; the next poll is planned from it
+        tracked.state = _State.SCHEDULED
+        tracked.next_due = at
+        tracked.heap_seq = self._push(at, tracked)
+
+    def _due(self, tracked: Tracked, seq: int, now: float) -> None:
+        if tracked.state is not _State.SCHEDULED or tracked.heap_seq != seq:
+            return  # a stale heap entry: the job was rescheduled since
+        if tracked.interest == 0:
+            tracked.state = _State.IDLE
+            return
+        budget = tracked.runtime.sender.budget(Operation.POLL)
+        if budget is not None:
+            queue = self._waiting.get(budget)
+            if queue is not None:
+                tracked.state = _State.QUEUED
+                queue.append(tracked)
+                return
+            at = budget.available_at(now)
+            if at > now:
+                tracked.state = _State.QUEUED
+                self._waiting[budget] = deque([tracked])
+                self._push(at, budget)
+                return
+            budget.take(now)
+        self._start(tracked)
+
+    def _drain(self, budget: RateBudget, now: float) -> None:
+        queue = self._waiting[budget]
+        while queue:
+            at = budget.available_at(now)
+            if at > now:
+                self._push(at, budget)
+                return
+            tracked = queue.popleft()
+            if tracked.interest == 0:
+                tracked.state = _State.IDLE
+                continue
+            budget.take(now)
+            self._start(tracked)
+        del self._waiting[budget]
+
+    def _start(self, tracked: Tracked) -> None:
+        assert self._tg is not None, "the engine is not running"  # noqa: S101 - internal invariant
+        tracked.state = _State.IN_FLIGHT
+        self.polls_sent += 1
+        self._tg.start_soon(self._poll, tracked)
+
+    async def _poll(self, tracked: Tracked) -> None:
+        runtime = tracked.runtime
+        adapter = runtime.adapter
+        try:
+            async with self._limiter:
+                snapshot = await runtime.sender.send(
+                    Operation.POLL,
+                    adapter.poll(tracked.job_id),
+                    partial(adapter.read_snapshot, tracked.job_id),
+                    reserved=True,
+                )
+        except CourseGenError as exc:
+            tracked.state = _State.IDLE
+            tracked.error = exc
+            tracked._announce()  # noqa: SLF001 - the engine owns its records
+            return
+        tracked.state = _State.IDLE
+        self.observe(tracked, stamp(snapshot))
+
+    def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
+        """Record an answer about `tracked` and plan its next poll."""
+        now = anyio.current_time()
+        changed = not snapshot.same_state(tracked.snapshot)
+        tracked.snapshot = snapshot
+        tracked.error = None
+        tracked.last_polled = now
+        tracked.next_at = now + self._interval(tracked, snapshot, changed=changed)
+        if changed or snapshot.status.is_terminal:
+            tracked._announce()  # noqa: SLF001 - the engine owns its records
+        if not snapshot.status.is_terminal and tracked.interest > 0:
+            self.schedule(tracked, tracked.next_at)
+
+    def _interval(self, tracked: Tracked, snapshot: Snapshot, *, changed: bool) -> float:
+        """Loop seconds until the next poll: floor, hint or cadence, plus upward jitter."""
+        policy = tracked.runtime.policy
+        if changed or tracked.cadence is None:
+            tracked.cadence = policy.interval
+        else:
+            ceiling = policy.max_interval if policy.max_interval is not None else math.inf
+            tracked.cadence = min(tracked.cadence * policy.backoff, ceiling)
+        wait = snapshot.poll_after if snapshot.poll_after is not None else tracked.cadence
+        wait = max(policy.min_interval, wait)
+        wait *= 1.0 + self._rng.random() * _JITTER
+        return tracked.runtime.to_loop(wait)
+
+    # -- interest -----------------------------------------------------------------------
+
+    @contextmanager
+    def interest(self, tracked: Tracked, *, now_ok: bool = False) -> Iterator[None]:
+        """Keep `tracked` polled while the block runs.
+
+        `now_ok` asks for a poll as soon as the vendor's floor allows, ignoring the
+        cadence and the hint (an explicit refresh).
+        """
+        tracked.interest += 1
+        try:
+            if not tracked.snapshot.status.is_terminal:
+                if tracked.error is not None:
+                    tracked.error = None  # a new waiter asks again
+                now = anyio.current_time()
+                at = tracked.next_at
+                if now_ok:
+                    floor = tracked.runtime.to_loop(tracked.runtime.policy.min_interval)
+                    at = min(at, tracked.last_polled + floor)
+                self.schedule(tracked, max(now, at))
+            yield
+        finally:
+            tracked.interest -= 1

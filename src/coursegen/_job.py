@@ -1,0 +1,195 @@
+"""`CourseJob`, the neutral handle users hold, and `Job`, its one implementation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import anyio
+import attrs
+
+from ._errors import ConfigurationError, JobExpired, JobFailed, JobTimeout
+from ._models import JobStatus, Result, Snapshot
+
+if TYPE_CHECKING:
+    from ._engine import Engine, Tracked
+
+__all__ = ["CourseJob", "Job", "JobToken"]
+
+_TOKEN_PREFIX = "cg1."
+DEFAULT = object()
+"""`timeout=DEFAULT` means the provider's own job timeout (its `PollPolicy.job_timeout`)."""
+
+
+@attrs.frozen
+class JobToken:
+    """What a token carries: enough to find the job again, never a credential."""
+
+    provider: str
+    job_id: str
+    host: str
+
+    def encode(self) -> str:
+        payload = json.dumps({"p": self.provider, "j": self.job_id, "h": self.host}).encode()
+        return _TOKEN_PREFIX + base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> JobToken:
+        if not token.startswith(_TOKEN_PREFIX):
+            raise ConfigurationError("not a coursegen job token (they start with 'cg1.')")
+        body = token[len(_TOKEN_PREFIX) :]
+        try:
+            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            return cls(provider=data["p"], job_id=data["j"], host=data["h"])
+        except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError("the job token is damaged and cannot be read") from exc
+
+
+@runtime_checkable
+class CourseJob(Protocol):
+    """A job at a vendor, followed to its end. Type your code against this, not `Job`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def snapshot(self) -> Snapshot: ...
+    @property
+    def token(self) -> str: ...
+    async def refresh(self) -> Snapshot: ...
+    async def wait(self, timeout: float | None | object = DEFAULT) -> Snapshot: ...
+    async def result(self, timeout: float | None | object = DEFAULT) -> Result: ...
+    def watch(self) -> AsyncIterator[Snapshot]: ...
+
+
+class Job:
+    """The handle of one job in one client. Cheap: the engine owns the state."""
+
+    __slots__ = ("_engine", "_tracked")
+
+    def __init__(self, engine: Engine, tracked: Tracked) -> None:
+        self._engine = engine
+        self._tracked = tracked
+
+    def __repr__(self) -> str:
+        snap = self._tracked.snapshot
+        return f"<Job {self.provider}:{self.id} {snap.status.value}>"
+
+    @property
+    def id(self) -> str:
+        return self._tracked.job_id
+
+    @property
+    def provider(self) -> str:
+        return self._tracked.runtime.name
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot; no request is sent to read it."""
+        return self._tracked.snapshot
+
+    @property
+    def token(self) -> str:
+        """Resume this job elsewhere with `Client.resume(token)`; it holds no secret."""
+        runtime = self._tracked.runtime
+        return JobToken(runtime.name, self.id, runtime.host).encode()
+
+    async def refresh(self) -> Snapshot:
+        """Ask the vendor now (as soon as its per-job floor allows) and return the answer."""
+        tracked = self._tracked
+        if tracked.snapshot.status.is_terminal:
+            return tracked.snapshot
+        changed = tracked.changed
+        seen = tracked.last_polled
+        with self._engine.interest(tracked, now_ok=True):
+            while tracked.last_polled == seen and tracked.error is None:
+                await changed.wait()
+                changed = tracked.changed
+        if tracked.error is not None:
+            raise tracked.error
+        return tracked.snapshot
+
+    async def wait(self, timeout: float | None | object = DEFAULT) -> Snapshot:
+        """Wait until the job ends and return its last snapshot, whatever the outcome.
+
+        `timeout` is in seconds (None: no deadline; default: the provider's job timeout).
+        On the deadline it raises `JobTimeout`; the job itself goes on at the vendor.
+        """
+        tracked = self._tracked
+        seconds = self._deadline(timeout)
+        try:
+            with anyio.fail_after(seconds), self._engine.interest(tracked):
+                while not tracked.snapshot.status.is_terminal:
+                    changed = tracked.changed
+                    await changed.wait()
+                    if tracked.error is not None and not tracked.snapshot.status.is_terminal:
+                        raise tracked.error
+        except TimeoutError:
+            raise JobTimeout(
+                f"{self.provider} job {self.id} did not end within {seconds:g} s "
+                f"(last seen {tracked.snapshot.status.value}); it goes on at the vendor: "
+                "resume it later with its token",
+                snapshot=tracked.snapshot,
+                token=self.token,
+            ) from None
+        return tracked.snapshot
+
+    async def result(self, timeout: float | None | object = DEFAULT) -> Result:
+        """Wait for the job and return its result, or raise why there is none.
+
+        Raises `JobFailed` (failed or cancelled, `.snapshot.error` says why),
+        `JobExpired` (the result was not fetched in time) or `JobTimeout`.
+        """
+        snapshot = await self.wait(timeout)
+        return self._outcome(snapshot)
+
+    async def watch(self) -> AsyncIterator[Snapshot]:
+        """Yield the job's snapshot each time it changes, ending with the terminal one.
+
+        A consumer slower than the vendor sees the latest state, not every step between.
+        """
+        tracked = self._tracked
+        seen: Snapshot | None = None
+        with self._engine.interest(tracked):
+            while True:
+                changed = tracked.changed
+                snapshot = tracked.snapshot
+                if not snapshot.same_state(seen):
+                    seen = snapshot
+                    yield snapshot
+                if snapshot.status.is_terminal:
+                    return
+                if tracked.error is not None:
+                    raise tracked.error
+                await changed.wait()
+
+    def _deadline(self, timeout: float | None | object) -> float:
+        if timeout is DEFAULT:
+            runtime = self._tracked.runtime
+            return runtime.to_loop(runtime.policy.job_timeout)
+        if timeout is None:
+            return float("inf")
+        if isinstance(timeout, int | float):
+            return float(timeout)
+        raise TypeError(f"timeout must be seconds or None, not {type(timeout).__name__}")
+
+    def _outcome(self, snapshot: Snapshot) -> Result:
+        if snapshot.status is JobStatus.SUCCEEDED and snapshot.result is not None:
+            return snapshot.result
+        why = snapshot.error.message if snapshot.error else "no reason given"
+        if snapshot.status is JobStatus.EXPIRED:
+            raise JobExpired(
+                f"{self.provider} job {self.id} expired: its result was not fetched "
+                f"before the vendor discarded it ({why})",
+                snapshot=snapshot,
+                token=self.token,
+            )
+        raise JobFailed(
+            f"{self.provider} job {self.id} {snapshot.status.value}: {why}",
+            snapshot=snapshot,
+            token=self.token,
+        )

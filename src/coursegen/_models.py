@@ -1,0 +1,261 @@
+"""The provider-neutral records users see.
+
+Plain frozen attrs classes: no wire names, no parsing. Each provider's converter turns its
+vendor's JSON into these, so user code reads one shape whichever vendor did the work.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+import attrs
+
+__all__ = [
+    "Assessment",
+    "AssessmentRequest",
+    "BloomLevel",
+    "Chapter",
+    "Course",
+    "CourseRequest",
+    "ExportResult",
+    "JobErrorInfo",
+    "JobStatus",
+    "Lesson",
+    "Money",
+    "Question",
+    "Request",
+    "Result",
+    "Snapshot",
+    "WebhookEvent",
+]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value)) if value else _EMPTY
+
+
+class JobStatus(enum.Enum):
+    """Where a job is in its life, whatever the vendor calls it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job can change no more."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+
+
+class BloomLevel(enum.Enum):
+    """The six levels of Bloom's revised taxonomy, lowest first."""
+
+    REMEMBER = "remember"
+    UNDERSTAND = "understand"
+    APPLY = "apply"
+    ANALYZE = "analyze"
+    EVALUATE = "evaluate"
+    CREATE = "create"
+
+
+@attrs.frozen
+class Money:
+    """An amount of money; `Decimal` so that per-lesson prices add up exactly."""
+
+    amount: Decimal
+    currency: str = "USD"
+
+
+@attrs.frozen
+class JobErrorInfo:
+    """Why a job failed, as the vendor told it; `code` is absent when the vendor gave none."""
+
+    message: str
+    code: str | None = None
+
+
+@attrs.frozen
+class Chapter:
+    title: str
+    sequence: int
+    lesson_count: int | None = None
+    slug: str | None = None
+
+
+@attrs.frozen
+class Lesson:
+    title: str
+    sequence: int
+    type: str | None = None
+    chapter_title: str | None = None
+    url: str | None = None
+
+
+@attrs.frozen
+class Course:
+    """A generated course. URLs are None where the vendor has no such page."""
+
+    id: str
+    title: str
+    description: str | None = None
+    language: str | None = None
+    format: str | None = None
+    chapters: tuple[Chapter, ...] = ()
+    lessons: tuple[Lesson, ...] = ()
+    share_url: str | None = None
+    preview_url: str | None = None
+    public_url: str | None = None
+    created_at: datetime | None = None
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class Question:
+    """One multiple-choice question; `correct_index` points into `options`."""
+
+    text: str
+    options: tuple[str, ...]
+    correct_index: int
+    bloom_level: BloomLevel | None = None
+    explanation: str | None = None
+    number: int | None = None
+
+    @property
+    def correct_option(self) -> str:
+        return self.options[self.correct_index]
+
+
+@attrs.frozen
+class Assessment:
+    questions: tuple[Question, ...]
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+
+
+Result: TypeAlias = Course | Assessment
+
+
+@attrs.frozen
+class ExportResult:
+    """A course packaged for an LMS (SCORM and the like)."""
+
+    course_id: str
+    format: str
+    download_url: str
+    share_url: str | None = None
+    exported_at: datetime | None = None
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        # A lone string is almost always a mistake for a one-item outline.
+        return (value,)
+    return tuple(value)
+
+
+@attrs.frozen
+class CourseRequest:
+    """Ask for a course. Fields left None take the vendor's default.
+
+    `extra` is merged into the vendor's payload unchanged: the escape hatch for vendor
+    features coursegen does not model. A field the chosen provider cannot honour raises
+    `UnsupportedFeature` at submit time (or warns, with `strict=False`).
+    """
+
+    subject: str
+    language: str | None = None
+    format: str | None = None
+    outline: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    add_ons: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    level: str | None = None
+    lesson_count: int | None = None
+    title: str | None = None
+    description: str | None = None
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+
+
+def _frozen_mix(value: Mapping[BloomLevel, int]) -> Mapping[BloomLevel, int]:
+    return MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class AssessmentRequest:
+    """Ask for an assessment: questions on `topic`, from a collection or a source document."""
+
+    topic: str
+    collection: str | None = None
+    source: bytes | str | None = attrs.field(default=None, repr=False)
+    bloom_mix: Mapping[BloomLevel, int] = attrs.field(factory=dict, converter=_frozen_mix)
+    callback_url: str | None = None
+    idempotency_key: str | None = None
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+
+
+Request: TypeAlias = CourseRequest | AssessmentRequest
+
+
+@attrs.frozen
+class Snapshot:
+    """What we knew of a job at one moment.
+
+    `status` is normalized; `vendor_status` keeps the vendor's own word, and `raw` the
+    vendor's JSON, so nothing the vendor said is lost. `progress` runs from 0.0 to 1.0
+    (None where the vendor reports none). `poll_after` is the vendor's hint in seconds
+    of vendor time before the next poll, when it gives one.
+    """
+
+    job_id: str
+    provider: str
+    status: JobStatus
+    vendor_status: str | None = None
+    progress: float | None = None
+    result: Result | None = None
+    error: JobErrorInfo | None = None
+    poll_after: float | None = None
+    cost: Money | None = None
+    raw: Any = attrs.field(default=None, repr=False, eq=False)
+    observed_at: datetime | None = attrs.field(default=None, eq=False)
+
+    def same_state(self, other: Snapshot | None) -> bool:
+        """True when `other` tells nothing new: same status, progress, result and error."""
+        return (
+            other is not None
+            and self.status is other.status
+            and self.vendor_status == other.vendor_status
+            and self.progress == other.progress
+            and self.result == other.result
+            and self.error == other.error
+        )
+
+
+@attrs.frozen
+class WebhookEvent:
+    """A vendor's callback, parsed.
+
+    `verified` is False for vendors that do not sign their webhooks: treat such an event
+    as a hint, and confirm it with `Client.confirm` before acting on it.
+    """
+
+    provider: str
+    kind: str
+    job_id: str | None = None
+    snapshot: Snapshot | None = None
+    export: ExportResult | None = None
+    verified: bool = False
+    raw: Any = attrs.field(default=None, repr=False, eq=False)

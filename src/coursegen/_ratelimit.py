@@ -1,0 +1,120 @@
+"""Rate budgets shared by every job on one (provider, scope, operation).
+
+A vendor limits requests per key (or workspace) and endpoint over a sliding window.
+Many jobs on one key must share that limit instead of each tripping it, so the engine
+asks the budget *before* sending, never finds out from a 429. The budget starts from the
+vendor's documented limit and learns from what the vendor says at run time: the
+`*-Remaining`/`*-Reset` headers (others may use the same key) and 429s.
+
+Everything here is in loop seconds; the caller converts vendor seconds first.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Hashable
+
+import anyio
+
+from ._adapter import Operation, RateLimit, RateLimitState
+
+__all__ = ["RateBudget", "RateBudgets"]
+
+# Our clock and the vendor's never agree to the millisecond (latency moves each request's
+# arrival): keep this share of the window free of doubt, so a request sent exactly one
+# window after another never lands inside the vendor's window.
+_WINDOW_MARGIN = 0.02
+
+
+class RateBudget:
+    """At most `limit` sends in any `window` seconds: a sliding log of send times.
+
+    `available_at(now)` tells when the next send may go without spending it; `take(now)`
+    spends it. The scheduler uses the pair to reschedule instead of blocking a task per
+    job; `acquire()` is the blocking form for one-off requests.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and window > 0")
+        self.limit = limit
+        self.window = window * (1 + _WINDOW_MARGIN)
+        # Send times inside the current window, oldest first (phantoms included: sends by
+        # others on the same key that the vendor told us about).
+        self._sent: list[float] = []
+        self._blocked_until = -math.inf
+
+    def __repr__(self) -> str:
+        return f"RateBudget(limit={self.limit}, window={self.window:.2f}, used={len(self._sent)})"
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window
+        cut = bisect.bisect_right(self._sent, horizon)
+        if cut:
+            del self._sent[:cut]
+
+    def available_at(self, now: float) -> float:
+        self._expire(now)
+        at = max(now, self._blocked_until)
+        if len(self._sent) >= self.limit:
+            at = max(at, self._sent[len(self._sent) - self.limit] + self.window)
+        return at
+
+    def take(self, now: float) -> None:
+        bisect.insort(self._sent, now)
+
+    async def acquire(self) -> None:
+        """Wait until a send is allowed, then spend it."""
+        while True:
+            now = anyio.current_time()
+            at = self.available_at(now)
+            if at <= now:
+                self.take(now)
+                return
+            await anyio.sleep(at - now)
+
+    def observe(self, state: RateLimitState, now: float) -> None:
+        """Reconcile with what the vendor reported after a response."""
+        if state.limit is not None and 0 < state.limit < self.limit:
+            self.limit = state.limit
+        if state.remaining is None:
+            return
+        reset_after = state.reset_after if state.reset_after is not None else self.window
+        if state.remaining <= 0:
+            self.block_for(reset_after, now)
+            return
+        self._expire(now)
+        # The vendor counts more than we sent: someone else uses this key. Record their
+        # share as phantom sends that leave the window when the vendor says it resets.
+        unseen = (self.limit - len(self._sent)) - state.remaining
+        if unseen > 0:
+            leaves_at = now + reset_after - self.window
+            for _ in range(unseen):
+                bisect.insort(self._sent, leaves_at)
+
+    def block_for(self, seconds: float, now: float) -> None:
+        """Send nothing for `seconds` (a 429's Retry-After, a reset with nothing left)."""
+        self._blocked_until = max(self._blocked_until, now + max(seconds, 0.0))
+
+
+class RateBudgets:
+    """The budgets of one client, created on first use from the provider's documented limits.
+
+    Keyed by (provider, scope, operation): two clients built on the same key in one
+    process each keep their own budget (they may run on different event loops).
+    """
+
+    def __init__(self) -> None:
+        self._budgets: dict[Hashable, RateBudget] = {}
+
+    def get(
+        self, provider: str, scope: str, operation: Operation, limit: RateLimit | None, scale: float
+    ) -> RateBudget | None:
+        if limit is None:
+            return None
+        key = (provider, scope, operation)
+        budget = self._budgets.get(key)
+        if budget is None:
+            budget = self._budgets[key] = RateBudget(limit.limit, limit.window / scale)
+        return budget

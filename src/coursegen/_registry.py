@@ -1,0 +1,223 @@
+"""Finding providers: plugins from the `coursegen` entry-point group, and in-code ones.
+
+Our own providers are found exactly like a third party's: an installed distribution
+names a module in the `coursegen` entry-point group, and that module's
+`coursegen_register_providers` hook registers adapter classes. Each plugin is loaded and
+called on its own: one that fails to import, raises in its hook, or registers something
+that is not an adapter is recorded in `failures` (the `coursegen providers` command
+shows why) and the others load as usual.
+
+`COURSEGEN_PLUGINS` (comma-separated entry-point names) loads only those;
+`COURSEGEN_DISABLE_PLUGINS` skips those.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pluggy
+
+from ._errors import ConfigurationError
+from ._hooks import PROJECT, ProviderSpec
+
+if TYPE_CHECKING:
+    from ._adapter import Adapter
+    from ._hooks import SandboxFactory
+
+__all__ = ["PluginFailure", "ProviderInfo", "Registry", "default_registry"]
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_REQUIRED = ("name", "default_base_url", "capabilities", "policy", "from_settings")
+
+
+@attrs.frozen
+class ProviderInfo:
+    """A registered provider: its adapter class, simulator, and the plugin that gave them."""
+
+    name: str
+    adapter: type[Adapter]
+    sandbox: SandboxFactory | None
+    plugin: str
+    version: str | None
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be used, and why (its error, without the traceback noise)."""
+
+    plugin: str
+    error: str
+    detail: str = attrs.field(repr=False, default="")
+
+
+def _split(value: str | None) -> frozenset[str] | None:
+    if value is None or not value.strip():
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Registry:
+    """The providers one process can use. `default_registry()` is the shared one."""
+
+    def __init__(
+        self,
+        *,
+        entry_points: Callable[[], Iterable[importlib.metadata.EntryPoint]] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._entry_points = entry_points or (
+            lambda: importlib.metadata.entry_points(group=PROJECT)
+        )
+        self._environ = os.environ if environ is None else environ
+        self._manager = pluggy.PluginManager(PROJECT)
+        self._manager.add_hookspecs(ProviderSpec)
+        self._loaded = False
+        self._providers: dict[str, ProviderInfo] | None = None
+        self._failures: list[PluginFailure] = []
+        self._call_failures: tuple[PluginFailure, ...] = ()
+        self._versions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- plugins ------------------------------------------------------------------------
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> None:
+        """Add a plugin object (a module or instance with hookimpls) from code."""
+        self._manager.register(plugin, name=name)
+        self._providers = None
+
+    def unregister_plugin(self, plugin: object) -> None:
+        self._manager.unregister(plugin)
+        self._providers = None
+
+    def _load_entry_points(self) -> None:
+        only = _split(self._environ.get("COURSEGEN_PLUGINS"))
+        skip = _split(self._environ.get("COURSEGEN_DISABLE_PLUGINS")) or frozenset()
+        for entry_point in self._entry_points():
+            if (only is not None and entry_point.name not in only) or entry_point.name in skip:
+                continue
+            if self._manager.has_plugin(entry_point.name):
+                continue
+            try:
+                plugin = entry_point.load()
+                self._manager.register(plugin, name=entry_point.name)
+            except Exception as exc:  # noqa: BLE001 - any failure of a plugin is its own
+                self._failures.append(
+                    PluginFailure(entry_point.name, _describe(exc), traceback.format_exc())
+                )
+            else:
+                dist = entry_point.dist
+                if dist is not None:
+                    self._versions[entry_point.name] = dist.version
+        self._loaded = True
+
+    # -- providers ----------------------------------------------------------------------
+
+    @property
+    def providers(self) -> Mapping[str, ProviderInfo]:
+        """Every usable provider, by name."""
+        return self._collect()[0]
+
+    @property
+    def failures(self) -> tuple[PluginFailure, ...]:
+        """Plugins that could not be loaded or registered nothing usable, and why."""
+        return self._collect()[1]
+
+    def get(self, name: str) -> ProviderInfo:
+        providers, failures = self._collect()
+        info = providers.get(name)
+        if info is not None:
+            return info
+        known = ", ".join(sorted(providers)) or "none"
+        broken = [f for f in failures if f.plugin == name or name in f.error]
+        hint = (
+            f"; plugin {broken[0].plugin!r} failed to load: {broken[0].error}"
+            if broken
+            else f"; install its plugin (pip install coursegen-{name})"
+        )
+        raise ConfigurationError(f"unknown provider {name!r} (installed: {known}){hint}")
+
+    def _collect(self) -> tuple[dict[str, ProviderInfo], tuple[PluginFailure, ...]]:
+        with self._lock:
+            if not self._loaded:
+                self._load_entry_points()
+            if self._providers is None:
+                self._providers, self._call_failures = self._call_hooks()
+            return self._providers, (*self._failures, *self._call_failures)
+
+    def _call_hooks(self) -> tuple[dict[str, ProviderInfo], tuple[PluginFailure, ...]]:
+        providers: dict[str, ProviderInfo] = {}
+        failures: list[PluginFailure] = []
+        # Each implementation is called alone, so one that raises cannot take the
+        # others down (pluggy's own hook call would stop at the first exception).
+        for impl in reversed(self._manager.hook.coursegen_register_providers.get_hookimpls()):
+            plugin_name = impl.plugin_name
+            version = self._versions.get(plugin_name)
+
+            def register(
+                adapter: type[Adapter],
+                *,
+                sandbox: SandboxFactory | None = None,
+                _plugin: str = plugin_name,
+                _version: str | None = version,
+            ) -> None:
+                problem = _check_adapter(adapter)
+                if problem:
+                    failures.append(PluginFailure(_plugin, problem))
+                    return
+                name: str = adapter.name
+                existing = providers.get(name)
+                if existing is not None:
+                    failures.append(
+                        PluginFailure(
+                            _plugin,
+                            f"provider {name!r} is already registered by plugin "
+                            f"{existing.plugin!r}; this one is ignored",
+                        )
+                    )
+                    return
+                providers[name] = ProviderInfo(name, adapter, sandbox, _plugin, _version)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not fatal
+                failures.append(PluginFailure(plugin_name, _describe(exc), traceback.format_exc()))
+        return providers, tuple(failures)
+
+
+def _check_adapter(adapter: Any) -> str | None:
+    if not isinstance(adapter, type):
+        return f"register() takes an adapter class, not {type(adapter).__name__}"
+    missing = [attr for attr in _REQUIRED if not hasattr(adapter, attr)]
+    if missing:
+        return f"{adapter.__qualname__} is not an adapter: it lacks {', '.join(missing)}"
+    name = getattr(adapter, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name):
+        return (
+            f"{adapter.__qualname__}.name must be a lowercase identifier usable as a "
+            f"URL scheme, not {name!r}"
+        )
+    return None
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry, loaded from installed plugins on first use."""
+    global _default  # noqa: PLW0603 - one lazily built registry per process, like logging's root
+    with _default_lock:
+        if _default is None:
+            _default = Registry()
+        return _default

@@ -1,0 +1,1 @@
+"""pytest plugin and conformance kit for coursegen providers."""

@@ -1,0 +1,147 @@
+"""A throwaway provider for core tests: a vendor whose jobs end after a set number of polls.
+
+Registered through the hook like any plugin, never installed. Its "vendor" is a respx
+router, so each test states exactly what the vendor answers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+import httpx
+import respx
+
+import coursegen
+from coursegen import (
+    Capabilities,
+    Course,
+    CourseRequest,
+    JobErrorInfo,
+    JobStatus,
+    MalformedResponse,
+    Operation,
+    PollPolicy,
+    ProviderError,
+    RateLimit,
+    RateLimitState,
+    Settings,
+    Snapshot,
+)
+
+BASE = "https://toy.example"
+STATUSES = {"queued": JobStatus.PENDING, "working": JobStatus.RUNNING,
+            "done": JobStatus.SUCCEEDED, "broken": JobStatus.FAILED}
+
+
+class Toy:
+    name: ClassVar[str] = "toy"
+    default_base_url: ClassVar[str] = BASE
+    env_vars: ClassVar[Mapping[str, str]] = {"api_key": "TOY_KEY"}
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        request_kinds=frozenset({CourseRequest}),
+        request_fields=frozenset({"subject", "extra"}),
+        progress=True,
+    )
+    policy: ClassVar[PollPolicy] = PollPolicy(
+        min_interval=5.0, interval=5.0, job_timeout=600.0,
+        rate_limits={Operation.SUBMIT: RateLimit(10, 60), Operation.POLL: RateLimit(60, 60)},
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        if settings.api_key is None:
+            raise coursegen.ConfigurationError("toy needs TOY_KEY")
+        return cls(settings)
+
+    @property
+    def rate_scope(self) -> str:
+        return "k"
+
+    def _headers(self) -> dict[str, str]:
+        assert self.settings.api_key is not None
+        return {"Authorization": f"Bearer {self.settings.api_key.reveal()}"}
+
+    def submit(self, request: Any) -> httpx.Request:
+        body = {"subject": request.subject, **request.extra}
+        return httpx.Request("POST", f"{self.settings.base_url}/jobs", json=body,
+                             headers=self._headers())
+
+    def read_submitted(self, response: httpx.Response) -> Snapshot:
+        return self.read_snapshot("", response)
+
+    def poll(self, job_id: str) -> httpx.Request:
+        return httpx.Request("GET", f"{self.settings.base_url}/jobs/{job_id}",
+                             headers=self._headers())
+
+    def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
+        try:
+            data = response.json()
+            status = data["status"]
+        except (ValueError, KeyError) as exc:
+            raise MalformedResponse("unreadable", provider="toy", raw=response.text) from exc
+        result = Course(id=data["id"], title="Toy") if status == "done" else None
+        error = JobErrorInfo(data.get("error", "?")) if status == "broken" else None
+        return Snapshot(job_id=data["id"], provider="toy",
+                        status=STATUSES.get(status, JobStatus.RUNNING), vendor_status=status,
+                        progress=data.get("progress"), result=result, error=error,
+                        poll_after=data.get("poll_after"), raw=data)
+
+    def read_error(self, response: httpx.Response) -> ProviderError:
+        cls = coursegen.RateLimited if response.status_code == 429 else (
+            coursegen.NotFound if response.status_code == 404 else (
+                coursegen.ProviderUnavailable if response.status_code >= 500
+                else coursegen.ProviderError))
+        return cls("no", provider="toy", status_code=response.status_code, raw=response.text)
+
+    def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
+        return None
+
+
+class ToyPlugin:
+    @coursegen.hookimpl
+    def coursegen_register_providers(self, register: coursegen.Register) -> None:
+        register(Toy)
+
+
+def registry() -> coursegen.Registry:
+    """A registry with no installed plugins and the toy one."""
+    reg = coursegen.Registry(entry_points=list, environ={})
+    reg.register_plugin(ToyPlugin())
+    return reg
+
+
+class ToyVendor:
+    """A scripted vendor: each job runs through `statuses`, one per poll."""
+
+    def __init__(self, statuses: tuple[str, ...] = ("queued", "working", "done")) -> None:
+        self.statuses = statuses
+        self.jobs: dict[str, int] = {}
+        self.poll_times: dict[str, list[float]] = {}
+        self.ids = (f"j{n}" for n in itertools.count(1))
+        self.router = respx.MockRouter(assert_all_called=False, base_url=BASE)
+        self.router.post("/jobs").mock(side_effect=self._create)
+        self.router.get(path__regex=r"^/jobs/(?P<job_id>\w+)$").mock(side_effect=self._poll)
+
+    def _create(self, request: httpx.Request) -> httpx.Response:
+        job_id = next(self.ids)
+        self.jobs[job_id] = 0
+        return httpx.Response(202, json={"id": job_id, "status": self.statuses[0]})
+
+    def _poll(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        import anyio
+        if job_id not in self.jobs:
+            return httpx.Response(404, json={"error": "no"})
+        self.poll_times.setdefault(job_id, []).append(anyio.current_time())
+        step = min(self.jobs[job_id] + 1, len(self.statuses) - 1)
+        self.jobs[job_id] = step
+        return httpx.Response(200, content=json.dumps(
+            {"id": job_id, "status": self.statuses[step], "progress": step / (len(self.statuses) - 1)}))
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.router.async_handler)
