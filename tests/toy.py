@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+import anyio
 import httpx
 import respx
 
@@ -93,11 +94,15 @@ class Toy:
                         poll_after=data.get("poll_after"), raw=data)
 
     def read_error(self, response: httpx.Response) -> ProviderError:
-        cls = coursegen.RateLimited if response.status_code == 429 else (
-            coursegen.NotFound if response.status_code == 404 else (
-                coursegen.ProviderUnavailable if response.status_code >= 500
-                else coursegen.ProviderError))
-        return cls("no", provider="toy", status_code=response.status_code, raw=response.text)
+        status = response.status_code
+        if status == 429:
+            return coursegen.RateLimited(
+                "slow down", provider="toy", status_code=status, raw=response.text,
+                retry_after=float(response.headers["Retry-After"]),
+            )
+        cls = coursegen.NotFound if status == 404 else (
+            coursegen.ProviderUnavailable if status >= 500 else coursegen.ProviderError)
+        return cls("no", provider="toy", status_code=status, raw=response.text)
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
         return None
@@ -117,12 +122,25 @@ def registry() -> coursegen.Registry:
 
 
 class ToyVendor:
-    """A scripted vendor: each job runs through `statuses`, one per poll."""
+    """A scripted vendor: each job runs through `statuses`, one step per poll.
 
-    def __init__(self, statuses: tuple[str, ...] = ("queued", "working", "done")) -> None:
+    `lengths` gives a job its own number of polls before it is done; `throttle_next` and
+    `resets_next` make the next polls answer 429 (Retry-After: 20) or reset the connection.
+    """
+
+    def __init__(
+        self,
+        statuses: tuple[str, ...] = ("queued", "working", "done"),
+        poll_after: float | None = None,
+    ) -> None:
         self.statuses = statuses
+        self.poll_after = poll_after
+        self.lengths: dict[str, int] = {}
         self.jobs: dict[str, int] = {}
         self.poll_times: dict[str, list[float]] = {}
+        self.all_poll_times: list[float] = []
+        self.throttle_next = 0
+        self.resets_next = 0
         self.ids = (f"j{n}" for n in itertools.count(1))
         self.router = respx.MockRouter(assert_all_called=False, base_url=BASE)
         self.router.post("/jobs").mock(side_effect=self._create)
@@ -134,14 +152,35 @@ class ToyVendor:
         return httpx.Response(202, json={"id": job_id, "status": self.statuses[0]})
 
     def _poll(self, request: httpx.Request, job_id: str) -> httpx.Response:
-        import anyio
+        now = anyio.current_time()
+        self.all_poll_times.append(now)
+        if self.resets_next:
+            self.resets_next -= 1
+            raise httpx.ReadError("connection reset by peer")
+        if self.throttle_next:
+            self.throttle_next -= 1
+            return httpx.Response(429, headers={"Retry-After": "20"}, json={"error": "slow"})
         if job_id not in self.jobs:
             return httpx.Response(404, json={"error": "no"})
-        self.poll_times.setdefault(job_id, []).append(anyio.current_time())
-        step = min(self.jobs[job_id] + 1, len(self.statuses) - 1)
-        self.jobs[job_id] = step
-        return httpx.Response(200, content=json.dumps(
-            {"id": job_id, "status": self.statuses[step], "progress": step / (len(self.statuses) - 1)}))
+        self.poll_times.setdefault(job_id, []).append(now)
+        self.jobs[job_id] += 1
+        polls = self.jobs[job_id]
+        if job_id in self.lengths:
+            status = "done" if polls >= self.lengths[job_id] else "working"
+            progress = min(polls / self.lengths[job_id], 1.0)
+        else:
+            step = min(polls, len(self.statuses) - 1)
+            status = self.statuses[step]
+            progress = step / (len(self.statuses) - 1)
+        body: dict[str, Any] = {"id": job_id, "status": status, "progress": progress}
+        if self.poll_after is not None:
+            body["poll_after"] = self.poll_after
+        return httpx.Response(200, content=json.dumps(body))
+
+    def gaps(self, job_id: str, speed: float) -> list[float]:
+        """Vendor seconds between consecutive polls of one job."""
+        times = self.poll_times[job_id]
+        return [(b - a) * speed for a, b in zip(times, times[1:], strict=False)]
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.router.async_handler)

@@ -35,6 +35,7 @@ from ._settings import Settings
 
 if TYPE_CHECKING:
     from ._http import RetryPolicy
+    from .sandbox import Sandbox
 
 __all__ = ["connect"]
 
@@ -61,7 +62,9 @@ def connect(
     (`"learningstudio://KEY@learningstudioai.com"`, `"sandbox+learningstudio://"`), or None
     to read `COURSEGEN_URL` (or the TOML file). Keyword settings: `api_key`, `base_url`,
     `webhook_secret`, `strict` (False: drop unsupported request fields with a warning),
-    `sandbox`, `speed` (sandbox time factor), and any provider-specific option.
+    `sandbox` (True for a new simulator, or a `Sandbox` to share one between clients),
+    `speed` (how much faster the vendor's clock runs than ours: for a simulator, or a
+    mock injected through `transport`), and any provider-specific option.
     `transport` is the one injection seam for tests (an `httpx` transport, e.g. respx's).
 
     Nothing is sent until the client is entered with `async with`.
@@ -100,20 +103,35 @@ def connect(
     for layer in layers:
         merged.update(layer)
 
-    sandbox_on = _flag(merged.get("sandbox", False), "sandbox")
-    speed = _number(merged.get("speed", 1.0), "speed")
+    requested = merged.get("sandbox", False)
+    # A simulator object shares one simulated vendor between clients; importing the
+    # sandbox module (and Starlette) is left to the code that made it.
+    given: Sandbox | None = None if isinstance(requested, bool | str | int) else requested
+    sandbox_on = given is not None or _flag(requested, "sandbox")
+    speed = given.speed if given is not None else _number(merged.get("speed", 1.0), "speed")
     sandbox = None
     if sandbox_on:
-        if info.sandbox is None:
-            raise ConfigurationError(f"provider {name!r} ships no sandbox simulator")
         if transport is not None or http_client is not None:
             raise ConfigurationError("a sandboxed client brings its own transport")
-        sandbox = info.sandbox(speed=speed)
+        if given is not None:
+            if given.name != name:
+                raise ConfigurationError(f"that sandbox simulates {given.name!r}, not {name!r}")
+            sandbox = given
+        elif info.sandbox is None:
+            raise ConfigurationError(f"provider {name!r} ships no sandbox simulator")
+        else:
+            sandbox = info.sandbox(speed=speed)
         transport = sandbox.transport()
         # Only a key given for this very connection reaches a simulator.
         explicit = {**url_settings, **settings}
         merged["api_key"] = explicit.get("api_key") or sandbox.demo_key
         merged["base_url"] = sandbox.base_url
+    if speed != 1.0 and not sandbox_on and transport is None and http_client is None:
+        # Scaled time polls faster than a real vendor allows: only for simulators and
+        # the mocks a test injects through `transport`.
+        raise ConfigurationError(
+            "speed applies to sandboxes and test transports only, never to a real vendor"
+        )
     options = {k: v for k, v in merged.items() if k not in _CORE}
     resolved = Settings(
         provider=name,
@@ -121,7 +139,7 @@ def connect(
         api_key=merged.get("api_key") or None,
         webhook_secret=merged.get("webhook_secret") or None,
         strict=_flag(merged.get("strict", True), "strict"),
-        time_scale=speed if sandbox_on else 1.0,
+        time_scale=speed,
         options=options,
     )
     adapter = adapter_cls.from_settings(resolved)

@@ -1,1 +1,280 @@
-"""pytest plugin and conformance kit for coursegen providers."""
+"""Testing kit for providers and for integrators: a pytest plugin and the conformance suite.
+
+`ProviderContract` is the contract every provider proves against its own simulator.
+A provider's test module subclasses it and names its provider and a request:
+
+```python
+from coursegen import CourseRequest
+from coursegen.testing import ProviderContract
+
+class TestContract(ProviderContract):
+    provider = "learningstudio"
+    request = CourseRequest(subject="Workplace safety basics")
+    unsupported_request = CourseRequest(subject="x", lesson_count=3)
+```
+
+Each test runs on asyncio and trio (the class's own `anyio_backend` fixture: trio with
+an autojumping virtual clock, asyncio with the sandbox's `speed`), so minutes of vendor
+time pass in milliseconds.
+
+Integrators get the same simulators for their own tests: `pytest_plugins =
+["coursegen.testing"]` adds the `coursegen_sandbox` fixture, a factory of sandboxed
+clients (`async with coursegen_sandbox("learningstudio") as client: ...`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from ._config import connect
+from ._errors import (
+    AuthenticationError,
+    JobFailed,
+    MalformedResponse,
+    ProviderUnavailable,
+    UnsupportedFeature,
+)
+from ._features import UnsupportedFeatureWarning
+from ._http import RetryPolicy
+from ._models import Assessment, Course, CourseRequest, JobStatus
+from ._registry import default_registry
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._models import Request
+    from .sandbox import Sandbox
+
+__all__ = ["ProviderContract", "coursegen_sandbox"]
+
+
+def _backend(name: str) -> tuple[str, dict[str, Any]]:
+    if name == "trio":
+        import trio.testing  # noqa: PLC0415 - trio is only needed when a test asks for it
+
+        # A new clock per test: a clock carries its virtual time with it.
+        return "trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}
+    return "asyncio", {}
+
+
+@pytest.fixture
+def coursegen_sandbox() -> Callable[..., Client]:
+    """A factory of clients on a provider's in-process simulator: no network, no key."""
+
+    def factory(provider: str, **settings: Any) -> Client:
+        return connect(provider, sandbox=True, **settings)
+
+    return factory
+
+
+class ProviderContract:
+    """The behaviour every provider must show against its sandbox. Subclass per provider."""
+
+    provider: ClassVar[str]
+    """The provider's registered name."""
+    request: ClassVar[Request]
+    """A request the provider accepts."""
+    unsupported_request: ClassVar[Request | None] = None
+    """A request setting a field the provider cannot honour, if there is such a field."""
+    speed: ClassVar[float] = 1000.0
+    """Sandbox time factor: keeps asyncio runs (no virtual clock) fast."""
+
+    @pytest.fixture(params=["asyncio", "trio"])
+    def anyio_backend(self, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+        """asyncio, and trio on a virtual clock that jumps over every sleep."""
+        return _backend(request.param)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def connect(self, sandbox: Sandbox | None = None, **settings: Any) -> Client:
+        """A client on this provider's sandbox (a new one unless `sandbox` is given)."""
+        return connect(
+            self.provider,
+            sandbox=sandbox if sandbox is not None else True,
+            speed=self.speed,
+            retry=RetryPolicy(attempts=3, initial=0.5, maximum=2.0),
+            seed=0,
+            **settings,
+        )
+
+    @staticmethod
+    def simulator(client: Client) -> Sandbox:
+        assert client.sandbox is not None  # noqa: S101 - connect() above always makes one
+        return client.sandbox
+
+    def script(self, client: Client, outcome: str, **options: Any) -> None:
+        from .sandbox import JobScript  # noqa: PLC0415 - Starlette only for sandbox tests
+
+        self.simulator(client).script(JobScript(outcome=outcome, **options))  # type: ignore[arg-type]
+
+    @staticmethod
+    def assert_result_kind(result: object, request: Request) -> None:
+        expected = Course if isinstance(request, CourseRequest) else Assessment
+        assert isinstance(result, expected), f"a {type(request).__name__} must give a {expected}"  # noqa: S101
+
+    # -- the contract -------------------------------------------------------------------
+
+    def test_registered_as_a_plugin(self) -> None:
+        """The provider is found through the `coursegen` entry-point group, with a sandbox."""
+        info = default_registry().get(self.provider)
+        assert info.sandbox is not None  # noqa: S101
+        policy = info.adapter.policy
+        assert 0 < policy.min_interval <= policy.interval  # noqa: S101
+        assert policy.job_timeout > policy.interval  # noqa: S101
+        assert type(self.request) in info.adapter.capabilities.request_kinds  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_job_runs_to_success(self) -> None:
+        """A submitted job is followed to SUCCEEDED and gives the result of its kind."""
+        async with self.connect() as client:
+            self.script(client, "succeed")
+            job = await client.submit(self.request)
+            first = job.snapshot
+            result = await job.result()
+        assert not first.status.is_terminal  # noqa: S101
+        self.assert_result_kind(result, self.request)
+        assert job.snapshot.status is JobStatus.SUCCEEDED  # noqa: S101
+        if client.capabilities.progress:
+            assert job.snapshot.progress == 1.0  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_job_runs_to_failure(self) -> None:
+        """A job the vendor fails ends FAILED, and `result()` raises JobFailed saying why."""
+        async with self.connect() as client:
+            self.script(client, "fail")
+            job = await client.submit(self.request)
+            with pytest.raises(JobFailed) as caught:
+                await job.result()
+        snapshot = caught.value.snapshot
+        assert snapshot is not None  # noqa: S101
+        assert snapshot.status is JobStatus.FAILED  # noqa: S101
+        assert snapshot.error is not None  # noqa: S101
+        assert snapshot.error.message  # noqa: S101
+        assert caught.value.token == job.token  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_watch_yields_each_change_then_ends(self) -> None:
+        """`watch()` yields distinct states in the vendor's order and stops at the end."""
+        async with self.connect() as client:
+            self.script(client, "succeed")
+            job = await client.submit(self.request)
+            seen = [snapshot async for snapshot in job.watch()]
+        assert seen[-1].status is JobStatus.SUCCEEDED  # noqa: S101
+        assert all(not s.status.is_terminal for s in seen[:-1])  # noqa: S101
+        assert all(not a.same_state(b) for a, b in zip(seen, seen[1:], strict=False))  # noqa: S101
+        progress = [s.progress for s in seen if s.progress is not None]
+        assert progress == sorted(progress)  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_unknown_vendor_status_is_tolerated(self) -> None:
+        """A status string the adapter has never seen reads as RUNNING, keeping the word."""
+        async with self.connect() as client:
+            self.script(client, "succeed", statuses=("reticulating-splines",))
+            job = await client.submit(self.request)
+            seen = [snapshot async for snapshot in job.watch()]
+        odd = [s for s in seen if s.vendor_status == "reticulating-splines"]
+        assert odd, "the sandbox should have reported the unknown status"  # noqa: S101
+        assert all(s.status is JobStatus.RUNNING for s in odd)  # noqa: S101
+        assert seen[-1].status is JobStatus.SUCCEEDED  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_malformed_body_is_a_typed_error_with_the_raw_body(self) -> None:
+        """A poll answered with an unreadable body ends in MalformedResponse, raw attached."""
+        async with self.connect() as client:
+            job = await client.submit(self.request)
+            self.simulator(client).faults.malformed_rate = 1.0
+            with pytest.raises(MalformedResponse) as caught:
+                await job.wait()
+        assert caught.value.raw is not None  # noqa: S101
+        assert caught.value.provider == self.provider  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_server_errors_are_retried_then_reported(self) -> None:
+        """Polls failing with 5xx are retried; when every attempt fails the error is typed."""
+        async with self.connect() as client:
+            job = await client.submit(self.request)
+            simulator = self.simulator(client)
+            simulator.faults.error_rate = 1.0
+            before = len(simulator.requests)
+            with pytest.raises(ProviderUnavailable):
+                await job.wait()
+            assert len(simulator.requests) - before == 3  # noqa: S101 - attempts=3
+            simulator.faults.error_rate = 0.0
+            result = await job.result()  # the job was never lost
+        self.assert_result_kind(result, self.request)
+
+    @pytest.mark.anyio
+    async def test_connection_faults_are_retried(self) -> None:
+        """Connection resets on polls are retried and the job still completes."""
+        async with self.connect() as client:
+            job = await client.submit(self.request)
+            self.simulator(client).faults.reset_before_rate = 0.3
+            result = await job.result()
+        self.assert_result_kind(result, self.request)
+
+    @pytest.mark.anyio
+    async def test_resume_by_token_in_another_client(self) -> None:
+        """A job's token resumes it in a second client and gives the same result."""
+        async with self.connect() as first:
+            simulator = self.simulator(first)
+            job = await first.submit(self.request)
+            token = job.token
+        async with self.connect(sandbox=simulator) as second:
+            again = await second.resume(token)
+            assert again.id == job.id  # noqa: S101
+            result = await again.result()
+        self.assert_result_kind(result, self.request)
+
+    @pytest.mark.anyio
+    async def test_as_completed_yields_every_job_once(self) -> None:
+        """`as_completed` yields each of several jobs exactly once, each one ended."""
+        async with self.connect() as client:
+            jobs = [await client.submit(self.request) for _ in range(3)]
+            done = [job async for job in client.as_completed(jobs)]
+        assert sorted(j.id for j in done) == sorted(j.id for j in jobs)  # noqa: S101
+        assert all(j.snapshot.status.is_terminal for j in done)  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_polls_respect_the_vendor_floor(self) -> None:
+        """No job is polled more often than the provider's minimum interval (vendor time)."""
+        floor = default_registry().get(self.provider).adapter.policy.min_interval
+        async with self.connect() as client:
+            job = await client.submit(self.request)
+            await job.wait()
+            polls = [
+                r.vendor_time
+                for r in self.simulator(client).requests
+                if r.method == "GET" and job.id in r.path + "?" + r.query
+            ]
+        assert len(polls) >= 1  # noqa: S101
+        gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+        assert all(gap >= floor * 0.999 for gap in gaps), gaps  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_wrong_key_is_an_authentication_error(self) -> None:
+        """A key the vendor does not know ends in AuthenticationError, naming no key."""
+        info = default_registry().get(self.provider)
+        if not info.adapter.capabilities.requires_key:
+            pytest.skip("this provider takes no key")
+        secret = "not-a-real-key-0123456789"
+        async with self.connect(api_key=secret) as client:
+            with pytest.raises(AuthenticationError) as caught:
+                await client.submit(self.request)
+        assert secret not in str(caught.value)  # noqa: S101
+        assert secret not in repr(caught.value)  # noqa: S101
+        assert caught.value.raw is not None  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_unsupported_field_is_refused_or_dropped(self) -> None:
+        """A field the provider cannot honour raises UnsupportedFeature; strict=False warns."""
+        if self.unsupported_request is None:
+            pytest.skip("this provider honours every request field")
+        async with self.connect() as client:
+            with pytest.raises(UnsupportedFeature):
+                await client.submit(self.unsupported_request)
+        async with self.connect(strict=False) as client:
+            with pytest.warns(UnsupportedFeatureWarning):
+                job = await client.submit(self.unsupported_request)
+            assert job.id  # noqa: S101

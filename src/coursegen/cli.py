@@ -1,0 +1,460 @@
+"""The `coursegen` command: generate a course, follow a job, list providers, serve a sandbox.
+
+With no provider configured, `generate` runs on the built-in LearningStudioAI sandbox and
+says so in one line: the first run needs no key and no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+import cattrs
+
+from ._config import connect
+from ._errors import (
+    ConfigurationError,
+    CourseGenError,
+    JobError,
+    ProviderError,
+    UnsupportedFeature,
+)
+from ._job import JobToken
+from ._models import Assessment, Course, CourseRequest, JobStatus, Snapshot
+from ._registry import default_registry
+
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._job import Job
+
+__all__ = ["main"]
+
+DEFAULT_SANDBOX = "learningstudio"
+# Sandbox jobs take one to two vendor minutes; at this speed they take a few seconds.
+DEFAULT_SANDBOX_SPEED = 20.0
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
+
+_json = cattrs.Converter()
+_json.register_unstructure_hook(datetime, lambda value: value.isoformat())
+_json.register_unstructure_hook(Decimal, str)
+
+
+def _to_json(value: Any) -> Any:
+    return _json.unstructure(value)
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coursegen",
+        description="Generate courses and assessments with any vendor, through one protocol.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="generate a course and print it")
+    generate.add_argument("subject", help="what the course is about")
+    _add_provider_options(generate)
+    generate.add_argument("--language", help="locale, e.g. en-US or pt-BR")
+    generate.add_argument("--format", help="layout, e.g. onepage or classic")
+    generate.add_argument(
+        "--outline",
+        action="append",
+        default=[],
+        metavar="CHAPTER",
+        help="a chapter title (repeat for each chapter)",
+    )
+    generate.add_argument(
+        "--add-on", action="append", default=[], dest="add_ons", metavar="NAME",
+        help="an extra content block, e.g. assessment (repeatable)",
+    )
+    generate.add_argument("--level", help="beginner, intermediate or advanced")
+    generate.add_argument("--lessons", type=int, dest="lesson_count", help="number of lessons")
+    generate.add_argument("--title", help="course title, where the vendor takes one")
+    generate.add_argument("--description", help="course description, where the vendor takes one")
+    generate.add_argument("--callback-url", help="HTTPS URL the vendor calls when done")
+    generate.add_argument("--idempotency-key", help="deduplicates the create at the vendor")
+    generate.add_argument(
+        "--extra", action="append", default=[], metavar="KEY=VALUE",
+        help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
+    )
+    generate.add_argument("--no-wait", action="store_true", help="print the job token and stop")
+    _add_wait_options(generate)
+
+    status = commands.add_parser("status", help="show a job's current state")
+    status.add_argument("token", help="the job token printed by generate")
+    _add_provider_options(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    wait = commands.add_parser("wait", help="wait for a job to end and print its result")
+    wait.add_argument("token", help="the job token printed by generate")
+    _add_provider_options(wait)
+    _add_wait_options(wait)
+
+    providers = commands.add_parser("providers", help="list installed providers and plugin errors")
+    providers.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sandbox = commands.add_parser("sandbox", help="run a vendor simulator")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_commands.add_parser("serve", help="serve a simulator on loopback")
+    serve.add_argument("vendor", help="provider name, e.g. learningstudio")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--speed", type=float, default=1.0, help="vendor seconds per second")
+    return parser
+
+
+def _add_provider_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        help="provider name or URL (default: COURSEGEN_URL, else the built-in sandbox)",
+    )
+    parser.add_argument("--speed", type=float, help="sandbox only: vendor seconds per second")
+
+
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, help="seconds to wait (default: the vendor's)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _version() -> str:
+    from . import __version__  # noqa: PLC0415 - avoids a cycle at import time
+
+    return __version__
+
+
+# -- connecting -----------------------------------------------------------------------------
+
+
+def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = None) -> Client:
+    settings: dict[str, Any] = {}
+    target: str | None
+    if args.provider:
+        target = args.provider
+    elif os.environ.get("COURSEGEN_URL") or os.environ.get("COURSEGEN_CONFIG"):
+        target = None  # connect() reads them
+    elif token is not None:
+        target = token.provider
+    else:
+        target = f"sandbox+{DEFAULT_SANDBOX}://"
+        print(
+            f"No provider configured: using the built-in {DEFAULT_SANDBOX} sandbox (simulated, "
+            "no network). Set COURSEGEN_URL or pass --provider for a real vendor.",
+            file=err,
+        )
+        settings["speed"] = args.speed or DEFAULT_SANDBOX_SPEED
+    if args.speed and "speed" not in settings:
+        settings["speed"] = args.speed
+    return connect(target, **settings)
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+class Progress:
+    """A one-line progress bar on a terminal; one line per change elsewhere."""
+
+    width = 30
+
+    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.live = enabled and stream.isatty()
+        self.last: str | None = None
+
+    def show(self, snapshot: Snapshot) -> None:
+        if not self.enabled:
+            return
+        fraction = snapshot.progress
+        bar = (
+            "#" * round((fraction or 0.0) * self.width)
+        ).ljust(self.width, "." if fraction is not None else "?")
+        percent = f"{fraction:4.0%}" if fraction is not None else "   ?"
+        line = f"[{bar}] {percent} {snapshot.status.value} ({snapshot.vendor_status})"
+        if line == self.last:
+            return
+        self.last = line
+        if self.live:
+            self.stream.write("\r" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.live and self.last is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _print_course(course: Course, out: TextIO) -> None:
+    out.write(f"{course.title}\n")
+    if course.description:
+        out.write(f"  {course.description}\n")
+    facts = [
+        ("id", course.id),
+        ("language", course.language),
+        ("format", course.format),
+        ("share URL", course.share_url),
+        ("preview URL", course.preview_url),
+        ("public URL", course.public_url),
+        ("created", course.created_at.isoformat() if course.created_at else None),
+    ]
+    for label, value in facts:
+        if value:
+            out.write(f"  {label + ':':13} {value}\n")
+    for chapter in course.chapters:
+        out.write(f"  {chapter.sequence}. {chapter.title}\n")
+        for lesson in course.lessons:
+            if lesson.chapter_title == chapter.title:
+                kind = f" [{lesson.type}]" if lesson.type else ""
+                out.write(f"     - {lesson.title}{kind}\n")
+
+
+def _print_assessment(assessment: Assessment, out: TextIO) -> None:
+    for number, question in enumerate(assessment.questions, 1):
+        level = f" [{question.bloom_level.value}]" if question.bloom_level else ""
+        out.write(f"{question.number or number}. {question.text}{level}\n")
+        for index, option in enumerate(question.options):
+            mark = "*" if index == question.correct_index else " "
+            out.write(f"   {mark} {chr(ord('A') + index)}) {option}\n")
+        if question.explanation:
+            out.write(f"     {question.explanation}\n")
+
+
+def _print_snapshot(snapshot: Snapshot, token: str, out: TextIO, *, as_json: bool) -> None:
+    if as_json:
+        out.write(json.dumps(_snapshot_json(snapshot, token), indent=2) + "\n")
+        return
+    progress = f" {snapshot.progress:.0%}" if snapshot.progress is not None else ""
+    out.write(f"{snapshot.provider} job {snapshot.job_id}: {snapshot.status.value}{progress}")
+    out.write(f" (vendor: {snapshot.vendor_status})\n")
+    if snapshot.error:
+        code = f" [{snapshot.error.code}]" if snapshot.error.code else ""
+        out.write(f"  error{code}: {snapshot.error.message}\n")
+    if snapshot.cost:
+        out.write(f"  cost: {snapshot.cost.amount} {snapshot.cost.currency}\n")
+    out.write(f"  token: {token}\n")
+
+
+def _snapshot_json(snapshot: Snapshot, token: str) -> dict[str, Any]:
+    data = _to_json(snapshot)
+    data.pop("raw", None)
+    data["token"] = token
+    return dict(data)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _parse_extra(pairs: Sequence[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(f"--extra takes KEY=VALUE, not {pair!r}")
+        try:
+            extra[key] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key] = value
+    return extra
+
+
+async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    request = CourseRequest(
+        subject=args.subject,
+        language=args.language,
+        format=args.format,
+        outline=tuple(args.outline),
+        add_ons=frozenset(args.add_ons),
+        level=args.level,
+        lesson_count=args.lesson_count,
+        title=args.title,
+        description=args.description,
+        callback_url=args.callback_url,
+        idempotency_key=args.idempotency_key,
+        extra=_parse_extra(args.extra),
+    )
+    async with _client_for(args, err) as client:
+        job = await client.submit(request)
+        if not args.json:
+            err.write(f"Submitted {client.provider} job {job.id}\n")
+        if args.no_wait:
+            _print_snapshot(job.snapshot, job.token, out, as_json=args.json)
+            return EXIT_OK
+        return await _follow(job, args, out, err)
+
+
+async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    progress = Progress(err, enabled=not (args.quiet or args.json))
+    timeout: Any = args.timeout if args.timeout is not None else _job_default()
+    try:
+        with anyio.fail_after(args.timeout) if args.timeout else contextlib.nullcontext():
+            async for snapshot in job.watch():
+                progress.show(snapshot)
+    except TimeoutError:
+        progress.done()
+        err.write(f"Still running after {args.timeout:g} s; follow it with:\n")
+        err.write(f"  coursegen wait {job.token}\n")
+        return EXIT_JOB_FAILED
+    progress.done()
+    snapshot = job.snapshot
+    if args.json:
+        _print_snapshot(snapshot, job.token, out, as_json=True)
+        return EXIT_OK if snapshot.status is JobStatus.SUCCEEDED else EXIT_JOB_FAILED
+    try:
+        result = await job.result(timeout)
+    except JobError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_JOB_FAILED
+    if isinstance(result, Course):
+        _print_course(result, out)
+    else:
+        _print_assessment(result, out)
+    if snapshot.cost:
+        out.write(f"  {'cost:':13} {snapshot.cost.amount} {snapshot.cost.currency}\n")
+    out.write(f"  {'token:':13} {job.token}\n")
+    return EXIT_OK
+
+
+def _job_default() -> object:
+    from ._job import DEFAULT  # noqa: PLC0415 - a sentinel private to the job module
+
+    return DEFAULT
+
+
+async def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    token = JobToken.decode(args.token)
+    async with _client_for(args, err, token) as client:
+        job = await client.resume(args.token)
+        _print_snapshot(job.snapshot, job.token, out, as_json=args.json)
+    return EXIT_OK
+
+
+async def _wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    token = JobToken.decode(args.token)
+    async with _client_for(args, err, token) as client:
+        job = await client.resume(args.token)
+        return await _follow(job, args, out, err)
+
+
+def _providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    registry = default_registry()
+    providers = registry.providers
+    failures = registry.failures
+    if args.json:
+        data = {
+            "providers": [
+                {
+                    "name": info.name,
+                    "plugin": info.plugin,
+                    "version": info.version,
+                    "sandbox": info.sandbox is not None,
+                    "capabilities": _capabilities_json(info.adapter),
+                }
+                for info in providers.values()
+            ],
+            "failures": [{"plugin": f.plugin, "error": f.error} for f in failures],
+        }
+        out.write(json.dumps(data, indent=2) + "\n")
+        return EXIT_OK
+    if not providers:
+        out.write("No providers installed (pip install coursegen-learningstudio).\n")
+    for info in sorted(providers.values(), key=lambda i: i.name):
+        caps = info.adapter.capabilities
+        version = f" {info.version}" if info.version else ""
+        out.write(f"{info.name}  (plugin {info.plugin}{version})\n")
+        kinds = ", ".join(sorted(k.__name__ for k in caps.request_kinds)) or "-"
+        out.write(f"  makes:     {kinds}\n")
+        out.write(f"  base URL:  {info.adapter.default_base_url}\n")
+        features = [
+            name
+            for name, on in (
+                ("progress", caps.progress),
+                ("cost", caps.cost),
+                ("webhooks" + (" (signed)" if caps.signed_webhooks else ""), caps.webhooks),
+                ("idempotent submit", caps.idempotent_submit),
+                ("public pages", caps.public_pages),
+                ("sandbox", info.sandbox is not None),
+            )
+            if on
+        ]
+        if caps.export_formats:
+            features.append("export " + "/".join(caps.export_formats))
+        out.write(f"  features:  {', '.join(features) or '-'}\n")
+    for failure in failures:
+        out.write(f"BROKEN plugin {failure.plugin}: {failure.error}\n")
+    return EXIT_OK
+
+
+def _capabilities_json(adapter: type[Any]) -> dict[str, Any]:
+    caps = adapter.capabilities
+    data = _to_json(caps)
+    data["request_kinds"] = sorted(k.__name__ for k in caps.request_kinds)
+    data["request_fields"] = sorted(caps.request_fields)
+    return dict(data)
+
+
+async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .sandbox import serve  # noqa: PLC0415 - Starlette and uvicorn only when serving
+
+    info = default_registry().get(args.vendor)
+    if info.sandbox is None:
+        raise ConfigurationError(f"provider {args.vendor!r} ships no sandbox simulator")
+    simulator = info.sandbox(speed=args.speed)
+    async with simulator, serve(simulator, host=args.host, port=args.port) as url:
+        out.write(f"{args.vendor} sandbox on {url} (speed {args.speed:g}x); key: ")
+        out.write(f"{simulator.demo_key}\n")
+        scheme = "http"
+        out.write(f"Connect with: {args.vendor}+{scheme}://{simulator.demo_key}@")
+        out.write(f"{str(url).split('://', 1)[1]}\n")
+        out.flush()
+        await anyio.sleep_forever()
+    return EXIT_OK
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    handlers: dict[str, Callable[[], int]] = {
+        "generate": lambda: anyio.run(_generate, args, out, err),
+        "status": lambda: anyio.run(_status, args, out, err),
+        "wait": lambda: anyio.run(_wait, args, out, err),
+        "providers": lambda: _providers(args, out, err),
+        "sandbox": lambda: anyio.run(_serve, args, out, err),
+    }
+    try:
+        return handlers[args.command]()
+    except (ConfigurationError, UnsupportedFeature) as exc:
+        err.write(f"coursegen: {exc}\n")
+        return EXIT_USAGE
+    except ProviderError as exc:
+        err.write(f"coursegen: {exc}\n")
+        return EXIT_PROVIDER
+    except CourseGenError as exc:
+        err.write(f"coursegen: {type(exc).__name__}: {exc}\n")
+        return EXIT_PROVIDER
+    except KeyboardInterrupt:
+        err.write("\ncoursegen: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
