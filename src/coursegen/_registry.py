@@ -160,7 +160,7 @@ class Registry:
         failures: list[PluginFailure] = []
         # Each implementation is called alone, so one that raises cannot take the
         # others down (pluggy's own hook call would stop at the first exception).
-        for impl in reversed(self._manager.hook.coursegen_register_providers.get_hookimpls()):
+        for impl in self._manager.hook.coursegen_register_providers.get_hookimpls():
             plugin_name = impl.plugin_name
             version = self._versions.get(plugin_name)
 

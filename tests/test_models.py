@@ -1,0 +1,74 @@
+"""The neutral model, request checks and job tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+import coursegen
+from coursegen import Capabilities, CourseRequest, JobStatus, Secret, Snapshot
+from coursegen._features import check_request
+from coursegen._job import JobToken
+
+CAPS = Capabilities(
+    request_kinds=frozenset({CourseRequest}), request_fields=frozenset({"subject", "extra"})
+)
+
+
+def test_terminal_statuses() -> None:
+    """Exactly SUCCEEDED, FAILED, CANCELLED and EXPIRED are terminal."""
+    assert {s for s in JobStatus if s.is_terminal} == {
+        JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED,
+    }
+
+
+def test_unsupported_field_raises_naming_provider_and_field() -> None:
+    """A set field the provider lacks raises UnsupportedFeature naming both."""
+    with pytest.raises(coursegen.UnsupportedFeature) as caught:
+        check_request(CourseRequest(subject="x", lesson_count=4), CAPS, "toy", strict=True)
+    assert caught.value.provider == "toy"
+    assert caught.value.fields == ("lesson_count",)
+    assert "toy does not support lesson_count" in str(caught.value)
+
+
+def test_unsupported_field_is_dropped_with_a_warning_when_not_strict() -> None:
+    """With strict=False the field goes back to its default and a warning says so."""
+    request = CourseRequest(subject="x", outline=("a",), extra={"k": 1})
+    with pytest.warns(coursegen.UnsupportedFeatureWarning, match="outline"):
+        checked = check_request(request, CAPS, "toy", strict=False)
+    assert checked == CourseRequest(subject="x", extra={"k": 1})
+
+
+def test_wrong_request_kind_is_unsupported() -> None:
+    """An assessment request to a course-only provider is UnsupportedFeature."""
+    with pytest.raises(coursegen.UnsupportedFeature, match="AssessmentRequest"):
+        check_request(coursegen.AssessmentRequest(topic="x"), CAPS, "toy", strict=True)
+
+
+def test_token_round_trip_and_damage() -> None:
+    """A token decodes to what it encoded; a damaged one is a ConfigurationError."""
+    token = JobToken("learningstudio", "8aF2k", "learningstudioai.com")
+    assert JobToken.decode(token.encode()) == token
+    with pytest.raises(coursegen.ConfigurationError, match="damaged"):
+        JobToken.decode(token.encode()[:-4] + "!!!!")
+    with pytest.raises(coursegen.ConfigurationError, match="not a coursegen job token"):
+        JobToken.decode("8aF2k")
+
+
+def test_secret_is_masked_everywhere_but_reveal() -> None:
+    """A Secret prints as a mask in repr, str and format; reveal() gives the value."""
+    secret = Secret("ls_abc")
+    assert "ls_abc" not in f"{secret!r} {secret} {secret:>20}"
+    assert secret.reveal() == "ls_abc"
+
+
+def test_snapshot_same_state_ignores_raw_and_time() -> None:
+    """Two snapshots differing only in raw body or observation time tell nothing new."""
+    a = Snapshot(job_id="j", provider="p", status=JobStatus.RUNNING, progress=0.5, raw={"a": 1})
+    b = Snapshot(job_id="j", provider="p", status=JobStatus.RUNNING, progress=0.5, raw={"b": 2})
+    assert a.same_state(b)
+    assert not a.same_state(Snapshot(job_id="j", provider="p", status=JobStatus.RUNNING))
+
+
+def test_lone_outline_string_is_one_chapter() -> None:
+    """outline="Hazards" means one chapter, not seven one-letter ones."""
+    assert CourseRequest(subject="x", outline="Hazards").outline == ("Hazards",)

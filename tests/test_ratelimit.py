@@ -1,0 +1,60 @@
+"""Rate budgets: the vendor's sliding window, corrected by what the vendor reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from coursegen import RateLimitState
+from coursegen._ratelimit import RateBudget
+
+WINDOW = 60.0 * 1.02  # the budget keeps a 2% margin against clock skew
+
+
+def test_allows_the_limit_then_waits_for_the_oldest_send_to_leave_the_window() -> None:
+    """With a 3/min budget, a 4th send waits until the 1st leaves the (padded) window."""
+    budget = RateBudget(3, 60.0)
+    for now in (0.0, 1.0, 2.0):
+        assert budget.available_at(now) == now
+        budget.take(now)
+    assert budget.available_at(2.5) == pytest.approx(WINDOW)
+    budget.take(WINDOW)
+    assert budget.available_at(WINDOW) == pytest.approx(1.0 + WINDOW)
+
+
+def test_sends_by_others_reported_by_remaining_are_counted() -> None:
+    """If the vendor reports fewer requests left than we think, the gap is counted."""
+    budget = RateBudget(10, 60.0)
+    budget.take(0.0)
+    budget.observe(RateLimitState(remaining=2, reset_after=30.0), now=0.0)
+    budget.take(0.0)
+    budget.take(0.0)
+    assert budget.available_at(1.0) > 1.0
+
+
+def test_nothing_left_blocks_until_reset() -> None:
+    """RateLimit-Remaining: 0 with Reset: 17 blocks sends for 17 s."""
+    budget = RateBudget(10, 60.0)
+    budget.observe(RateLimitState(remaining=0, reset_after=17.0), now=5.0)
+    assert budget.available_at(5.0) == pytest.approx(22.0)
+
+
+def test_a_lower_limit_reported_by_the_vendor_wins() -> None:
+    """RateLimit-Limit lower than documented lowers our budget."""
+    budget = RateBudget(120, 60.0)
+    budget.observe(RateLimitState(limit=2, remaining=2), now=0.0)
+    budget.take(0.0)
+    budget.take(0.0)
+    assert budget.available_at(0.0) > 0.0
+
+
+def test_block_for_a_retry_after() -> None:
+    """A 429's Retry-After blocks the whole budget, not just one job."""
+    budget = RateBudget(10, 60.0)
+    budget.block_for(20.0, now=3.0)
+    assert budget.available_at(4.0) == pytest.approx(23.0)
+
+
+def test_invalid_limits_are_refused() -> None:
+    """A zero limit or window is a programming error caught at once."""
+    with pytest.raises(ValueError, match="limit"):
+        RateBudget(0, 60.0)
