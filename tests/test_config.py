@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from toy import ToyPlugin
 
 import coursegen
 from coursegen import Registry, Secret
+from toy import ToyPlugin
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture
@@ -45,7 +48,11 @@ def test_precedence_keyword_over_url_over_env_over_vendor_env_over_toml(
         '[coursegen]\nprovider = "toy"\n[coursegen.toy]\napi_key = "from-toml"\n'
         'base_url = "https://toml.example"\ntier = "toml"\nregion = "toml"\n'
     )
-    env = {"TOY_KEY": "from-vendor-env", "COURSEGEN_TOY_TIER": "env", "COURSEGEN_CONFIG": str(config)}
+    env = {
+        "TOY_KEY": "from-vendor-env",
+        "COURSEGEN_TOY_TIER": "env",
+        "COURSEGEN_CONFIG": str(config),
+    }
     settings = coursegen.connect(registry=registry, environ=env).settings
     assert settings.api_key == Secret("from-vendor-env")
     assert settings.options == {"tier": "env", "region": "toml"}

@@ -7,10 +7,10 @@ import json
 import anyio
 import httpx
 import pytest
-from toy import ToyVendor, registry
 
 import coursegen
 from coursegen import CourseRequest, JobStatus, RetryPolicy
+from toy import ToyVendor, registry
 
 pytestmark = pytest.mark.anyio
 
@@ -195,7 +195,7 @@ async def test_resume_refuses_a_token_of_another_host(speed: float) -> None:
     async with coursegen.connect(
         "toy://KEY@other.example", registry=registry(), transport=vendor.transport(), speed=speed
     ) as other:
-        with pytest.raises(coursegen.ConfigurationError, match="other.example"):
+        with pytest.raises(coursegen.ConfigurationError, match=r"other\.example"):
             await other.resume(token)
 
 
@@ -221,7 +221,7 @@ async def test_credentials_never_go_to_another_host(speed: float) -> None:
         client._adapter.settings = client._adapter.settings.__class__(  # type: ignore[attr-defined]
             provider="toy", base_url="https://evil.example", api_key="KEY"
         )
-        with pytest.raises(coursegen.ConfigurationError, match="evil.example"):
+        with pytest.raises(coursegen.ConfigurationError, match=r"evil\.example"):
             await job.wait()
     assert all(call.request.url.host == "toy.example" for call in vendor.router.calls)
 

@@ -17,7 +17,10 @@ CAPS = Capabilities(
 def test_terminal_statuses() -> None:
     """Exactly SUCCEEDED, FAILED, CANCELLED and EXPIRED are terminal."""
     assert {s for s in JobStatus if s.is_terminal} == {
-        JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED,
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.EXPIRED,
     }
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 
 import pytest
-from toy import Toy, ToyPlugin, ToyVendor
 
 import coursegen
 from coursegen import CourseRequest, Registry
+from toy import Toy, ToyPlugin, ToyVendor
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import anyio
 import httpx
@@ -32,9 +31,16 @@ from coursegen import (
     Snapshot,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 BASE = "https://toy.example"
-STATUSES = {"queued": JobStatus.PENDING, "working": JobStatus.RUNNING,
-            "done": JobStatus.SUCCEEDED, "broken": JobStatus.FAILED}
+STATUSES = {
+    "queued": JobStatus.PENDING,
+    "working": JobStatus.RUNNING,
+    "done": JobStatus.SUCCEEDED,
+    "broken": JobStatus.FAILED,
+}
 
 
 class Toy:
@@ -47,7 +53,9 @@ class Toy:
         progress=True,
     )
     policy: ClassVar[PollPolicy] = PollPolicy(
-        min_interval=5.0, interval=5.0, job_timeout=600.0,
+        min_interval=5.0,
+        interval=5.0,
+        job_timeout=600.0,
         rate_limits={Operation.SUBMIT: RateLimit(10, 60), Operation.POLL: RateLimit(60, 60)},
     )
 
@@ -70,15 +78,17 @@ class Toy:
 
     def submit(self, request: Any) -> httpx.Request:
         body = {"subject": request.subject, **request.extra}
-        return httpx.Request("POST", f"{self.settings.base_url}/jobs", json=body,
-                             headers=self._headers())
+        return httpx.Request(
+            "POST", f"{self.settings.base_url}/jobs", json=body, headers=self._headers()
+        )
 
     def read_submitted(self, response: httpx.Response) -> Snapshot:
         return self.read_snapshot("", response)
 
     def poll(self, job_id: str) -> httpx.Request:
-        return httpx.Request("GET", f"{self.settings.base_url}/jobs/{job_id}",
-                             headers=self._headers())
+        return httpx.Request(
+            "GET", f"{self.settings.base_url}/jobs/{job_id}", headers=self._headers()
+        )
 
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         try:
@@ -88,20 +98,33 @@ class Toy:
             raise MalformedResponse("unreadable", provider="toy", raw=response.text) from exc
         result = Course(id=data["id"], title="Toy") if status == "done" else None
         error = JobErrorInfo(data.get("error", "?")) if status == "broken" else None
-        return Snapshot(job_id=data["id"], provider="toy",
-                        status=STATUSES.get(status, JobStatus.RUNNING), vendor_status=status,
-                        progress=data.get("progress"), result=result, error=error,
-                        poll_after=data.get("poll_after"), raw=data)
+        return Snapshot(
+            job_id=data["id"],
+            provider="toy",
+            status=STATUSES.get(status, JobStatus.RUNNING),
+            vendor_status=status,
+            progress=data.get("progress"),
+            result=result,
+            error=error,
+            poll_after=data.get("poll_after"),
+            raw=data,
+        )
 
     def read_error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code
         if status == 429:
             return coursegen.RateLimited(
-                "slow down", provider="toy", status_code=status, raw=response.text,
+                "slow down",
+                provider="toy",
+                status_code=status,
+                raw=response.text,
                 retry_after=float(response.headers["Retry-After"]),
             )
-        cls = coursegen.NotFound if status == 404 else (
-            coursegen.ProviderUnavailable if status >= 500 else coursegen.ProviderError)
+        cls = (
+            coursegen.NotFound
+            if status == 404
+            else (coursegen.ProviderUnavailable if status >= 500 else coursegen.ProviderError)
+        )
         return cls("no", provider="toy", status_code=status, raw=response.text)
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
@@ -180,7 +203,7 @@ class ToyVendor:
     def gaps(self, job_id: str, speed: float) -> list[float]:
         """Vendor seconds between consecutive polls of one job."""
         times = self.poll_times[job_id]
-        return [(b - a) * speed for a, b in zip(times, times[1:], strict=False)]
+        return [(b - a) * speed for a, b in itertools.pairwise(times)]
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.router.async_handler)

@@ -162,7 +162,10 @@ class Exporter(Protocol):
     """Optional: providers that package a course for an LMS."""
 
     def export(
-        self, course_id: str, format: str | None = None, callback_url: str | None = None
+        self,
+        course_id: str,
+        format: str | None = None,  # noqa: A002 - the vendors' word, and the user's
+        callback_url: str | None = None,
     ) -> httpx.Request: ...
 
     def read_export(self, response: httpx.Response) -> ExportResult: ...

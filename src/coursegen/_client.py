@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, ExitStack
 from typing import TYPE_CHECKING, Any, Self
 
@@ -21,6 +20,7 @@ from ._job import CourseJob, Job, JobToken
 from ._ratelimit import RateBudgets
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
     from ._models import Course, ExportResult, Request, Snapshot, WebhookEvent
@@ -155,9 +155,7 @@ class Client:
         """
         runtime = self._running
         capabilities = self._adapter.capabilities
-        request = check_request(
-            request, capabilities, self.provider, strict=self._settings.strict
-        )
+        request = check_request(request, capabilities, self.provider, strict=self._settings.strict)
         if capabilities.idempotent_submit and request.idempotency_key is None:
             request = attrs.evolve(request, idempotency_key=uuid.uuid4().hex)
         snapshot = await runtime.sender.send(
@@ -179,8 +177,7 @@ class Client:
             )
         if parsed.host != runtime.host:
             raise ConfigurationError(
-                f"this token is for a job at {parsed.host!r}; this client talks to "
-                f"{runtime.host!r}"
+                f"this token is for a job at {parsed.host!r}; this client talks to {runtime.host!r}"
             )
         tracked = self._engine.find(self.provider, parsed.job_id)
         if tracked is not None:

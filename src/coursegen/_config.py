@@ -30,7 +30,7 @@ import httpx
 
 from ._client import Client
 from ._errors import ConfigurationError
-from ._registry import Registry, default_registry
+from ._registry import ProviderInfo, Registry, default_registry
 from ._settings import Settings
 
 if TYPE_CHECKING:
@@ -84,43 +84,15 @@ def connect(
     info = registry.get(name)
     adapter_cls = info.adapter
 
-    layers: list[Mapping[str, Any]] = [{"base_url": adapter_cls.default_base_url}]
-    table = document.get(name, {})
-    if not isinstance(table, Mapping):
-        raise ConfigurationError(f"[coursegen.{name}] in the config file must be a table")
-    layers.append(table)
-    vendor_env = {
-        setting: env[variable]
-        for setting, variable in getattr(adapter_cls, "env_vars", {}).items()
-        if variable in env
-    }
-    layers.append(vendor_env)
-    prefix = f"COURSEGEN_{name.upper().replace('-', '_')}_"
-    layers.append({k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)})
-    layers.append(url_settings)
-    layers.append(settings)
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged.update(layer)
-
-    requested = merged.get("sandbox", False)
-    # A simulator object shares one simulated vendor between clients; importing the
-    # sandbox module (and Starlette) is left to the code that made it.
-    given: Sandbox | None = None if isinstance(requested, bool | str | int) else requested
-    sandbox_on = given is not None or _flag(requested, "sandbox")
-    speed = given.speed if given is not None else _number(merged.get("speed", 1.0), "speed")
-    sandbox = None
-    if sandbox_on:
+    merged = _merge_layers(
+        adapter_cls, name, document=document, env=env, url_settings=url_settings, settings=settings
+    )
+    sandbox = _simulator(info, merged)
+    sandbox_on = sandbox is not None
+    speed = sandbox.speed if sandbox is not None else _number(merged.get("speed", 1.0), "speed")
+    if sandbox is not None:
         if transport is not None or http_client is not None:
             raise ConfigurationError("a sandboxed client brings its own transport")
-        if given is not None:
-            if given.name != name:
-                raise ConfigurationError(f"that sandbox simulates {given.name!r}, not {name!r}")
-            sandbox = given
-        elif info.sandbox is None:
-            raise ConfigurationError(f"provider {name!r} ships no sandbox simulator")
-        else:
-            sandbox = info.sandbox(speed=speed)
         transport = sandbox.transport()
         # Only a key given for this very connection reaches a simulator.
         explicit = {**url_settings, **settings}
@@ -154,6 +126,49 @@ def connect(
     )
 
 
+def _simulator(info: ProviderInfo, merged: Mapping[str, Any]) -> Sandbox | None:
+    """The simulator the settings ask for: none, a new one, or one given to share."""
+    requested = merged.get("sandbox", False)
+    if isinstance(requested, bool | str | int):
+        if not _flag(requested, "sandbox"):
+            return None
+        if info.sandbox is None:
+            raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
+        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"))
+    # A simulator object shares one simulated vendor between clients (importing the
+    # sandbox module, and Starlette, is left to the code that made it).
+    if getattr(requested, "name", None) != info.name:
+        raise ConfigurationError(f"that sandbox does not simulate {info.name!r}")
+    given: Sandbox = requested
+    return given
+
+
+def _merge_layers(
+    adapter_cls: type[Any],
+    name: str,
+    *,
+    document: Mapping[str, Any],
+    env: Mapping[str, str],
+    url_settings: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The settings of every layer, later layers winning (see the module docstring)."""
+    table = document.get(name, {})
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"[coursegen.{name}] in the config file must be a table")
+    vendor_env = {
+        setting: env[variable]
+        for setting, variable in getattr(adapter_cls, "env_vars", {}).items()
+        if variable in env
+    }
+    prefix = f"COURSEGEN_{name.upper().replace('-', '_')}_"
+    ours = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    merged: dict[str, Any] = {"base_url": adapter_cls.default_base_url}
+    for layer in (table, vendor_env, ours, url_settings, settings):
+        merged.update(layer)
+    return merged
+
+
 def _load_toml(path: str | os.PathLike[str] | None) -> Mapping[str, Any]:
     if path is None or str(path) == "":
         return {}
@@ -163,7 +178,9 @@ def _load_toml(path: str | os.PathLike[str] | None) -> Mapping[str, Any]:
     except FileNotFoundError:
         raise ConfigurationError(f"config file {os.fspath(path)!r} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {os.fspath(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigurationError(
+            f"config file {os.fspath(path)!r} is not valid TOML: {exc}"
+        ) from None
     section = data.get("tool", {}).get("coursegen") or data.get("coursegen") or {}
     if not isinstance(section, Mapping):
         raise ConfigurationError("[coursegen] in the config file must be a table")

@@ -22,10 +22,8 @@ import enum
 import heapq
 import itertools
 import math
-import random
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -33,12 +31,16 @@ from typing import TYPE_CHECKING
 
 import anyio
 import attrs
-from anyio.abc import TaskGroup, TaskStatus
 
 from ._adapter import Operation
 from ._errors import CourseGenError
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable, Iterator
+
+    from anyio.abc import TaskGroup, TaskStatus
+
     from ._adapter import Adapter, PollPolicy
     from ._http import Sender
     from ._models import Snapshot

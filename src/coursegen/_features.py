@@ -40,8 +40,11 @@ def check_request(request: R, capabilities: Capabilities, provider: str, *, stri
     """
     kinds = capabilities.request_kinds
     if kinds and not isinstance(request, tuple(kinds)):
-        raise UnsupportedFeature(provider, type(request).__name__, "this provider makes "
-                                 + " and ".join(sorted(k.__name__ for k in kinds)))
+        raise UnsupportedFeature(
+            provider,
+            type(request).__name__,
+            "this provider makes " + " and ".join(sorted(k.__name__ for k in kinds)),
+        )
     unsupported = {
         field.name: _default_of(field)
         for field in attrs.fields(type(request))

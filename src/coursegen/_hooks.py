@@ -46,5 +46,3 @@ class ProviderSpec:
     @hookspec
     def coursegen_register_providers(self, register: Register) -> None:
         """Register provider adapter classes by calling `register(AdapterClass, sandbox=...)`."""
-
-

@@ -16,8 +16,6 @@ This is the only place coursegen talks to the network. The policy, in order:
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -37,6 +35,9 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable
+
     from ._adapter import Adapter
     from ._ratelimit import RateBudget, RateBudgets
 
@@ -48,6 +49,14 @@ T = TypeVar("T")
 
 # The connection was never made: the vendor cannot have seen the request.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@attrs.frozen
+class _Retry:
+    """An attempt that failed in a way worth another: the error, and the vendor's hint."""
+
+    failure: CourseGenError
+    hint: float | None = None
 
 
 @attrs.frozen
@@ -115,73 +124,84 @@ class Sender:
         `reserved` says the caller already took this attempt's place in the budget.
         """
         self._check_host(request)
-        provider = self.adapter.name
         budget = self.budget(operation)
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
-        attempt = 0
-        while True:
-            attempt += 1
+        for attempt in range(1, self.retry.attempts + 1):
             if budget is not None and not (reserved and attempt == 1):
                 await budget.acquire()
-            hint: float | None = None
-            try:
-                response = await self._exchange(request)
-            except httpx.TransportError as exc:
-                if not safe_to_repeat and not isinstance(exc, _NOT_SENT):
-                    raise SubmitOutcomeUnknown(
-                        f"{provider}: the create request was sent but its answer was lost "
-                        f"({type(exc).__name__}); the vendor may hold a job for it, so it "
-                        "was not retried. Check the vendor's webhook (deduplicate on the "
-                        "job id) before submitting again.",
-                        provider=provider,
-                        request=request,
-                    ) from exc
-                failure: CourseGenError = TransportError(
-                    f"{provider}: {type(exc).__name__} talking to {request.url.host}"
-                    + (f": {exc}" if str(exc) else "")
-                )
-                failure.__cause__ = exc
-            else:
-                state = self.adapter.read_rate_limit(response)
-                if budget is not None and state is not None:
-                    budget.observe(
-                        attrs.evolve(state, reset_after=self._to_loop(state.reset_after)),
-                        anyio.current_time(),
-                    )
-                if response.is_success:
-                    try:
-                        return self._read(read, response)
-                    except MalformedResponse as exc:
-                        if operation is Operation.SUBMIT:
-                            # Readable or not, the job exists now: never create another.
-                            raise
-                        failure = exc
-                else:
-                    error = self._read_error(response)
-                    if isinstance(error, RateLimited):
-                        hint = error.retry_after
-                        if budget is not None:
-                            budget.block_for(
-                                self._to_loop(hint) or self._backoff(attempt),
-                                anyio.current_time(),
-                            )
-                    elif not (isinstance(error, ProviderUnavailable) and safe_to_repeat):
-                        raise error
-                    failure = error
-            if attempt >= self.retry.attempts:
-                raise failure
-            delay = max(self._backoff(attempt), self._to_loop(hint) or 0.0)
+            outcome = await self._attempt(
+                operation, request, read, budget, attempt=attempt, safe_to_repeat=safe_to_repeat
+            )
+            if not isinstance(outcome, _Retry):
+                return outcome
+            if attempt == self.retry.attempts:
+                raise outcome.failure
+            delay = max(self._backoff(attempt), self._to_loop(outcome.hint) or 0.0)
             logger.info(
                 "%s %s %s: %s; retry %d/%d in %.2fs",
-                provider,
+                self.adapter.name,
                 request.method,
                 request.url.path,
-                type(failure).__name__,
+                type(outcome.failure).__name__,
                 attempt,
                 self.retry.attempts - 1,
                 delay,
             )
             await anyio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _attempt(
+        self,
+        operation: Operation,
+        request: httpx.Request,
+        read: Callable[[httpx.Response], T],
+        budget: RateBudget | None,
+        *,
+        attempt: int,
+        safe_to_repeat: bool,
+    ) -> T | _Retry:
+        """One exchange: its result, a final error raised, or what to retry and why."""
+        provider = self.adapter.name
+        try:
+            response = await self._exchange(request)
+        except httpx.TransportError as exc:
+            if not safe_to_repeat and not isinstance(exc, _NOT_SENT):
+                raise SubmitOutcomeUnknown(
+                    f"{provider}: the create request was sent but its answer was lost "
+                    f"({type(exc).__name__}); the vendor may hold a job for it, so it "
+                    "was not retried. Check the vendor's webhook (deduplicate on the "
+                    "job id) before submitting again.",
+                    provider=provider,
+                    request=request,
+                ) from exc
+            failure = TransportError(
+                f"{provider}: {type(exc).__name__} talking to {request.url.host}"
+                + (f": {exc}" if str(exc) else "")
+            )
+            failure.__cause__ = exc
+            return _Retry(failure)
+        state = self.adapter.read_rate_limit(response)
+        if budget is not None and state is not None:
+            budget.observe(
+                attrs.evolve(state, reset_after=self._to_loop(state.reset_after)),
+                anyio.current_time(),
+            )
+        if response.is_success:
+            try:
+                return self._read(read, response)
+            except MalformedResponse as exc:
+                if operation is Operation.SUBMIT:
+                    raise  # readable or not, the job exists now: never create another
+                return _Retry(exc)
+        error = self._read_error(response)
+        if isinstance(error, RateLimited):
+            if budget is not None:
+                pause = self._to_loop(error.retry_after) or self._backoff(attempt)
+                budget.block_for(pause, anyio.current_time())
+            return _Retry(error, error.retry_after)
+        if isinstance(error, ProviderUnavailable) and safe_to_repeat:
+            return _Retry(error)
+        raise error
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self.http.send(request)

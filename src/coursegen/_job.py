@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
@@ -15,11 +14,13 @@ from ._errors import ConfigurationError, JobExpired, JobFailed, JobTimeout
 from ._models import JobStatus, Result, Snapshot
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from ._engine import Engine, Tracked
 
 __all__ = ["CourseJob", "Job", "JobToken"]
 
-_TOKEN_PREFIX = "cg1."
+_TOKEN_PREFIX = "cg1."  # noqa: S105 - a format marker, not a secret
 DEFAULT = object()
 """`timeout=DEFAULT` means the provider's own job timeout (its `PollPolicy.job_timeout`)."""
 
@@ -61,8 +62,8 @@ class CourseJob(Protocol):
     @property
     def token(self) -> str: ...
     async def refresh(self) -> Snapshot: ...
-    async def wait(self, timeout: float | None | object = DEFAULT) -> Snapshot: ...
-    async def result(self, timeout: float | None | object = DEFAULT) -> Result: ...
+    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot: ...
+    async def result(self, timeout: float | object | None = DEFAULT) -> Result: ...
     def watch(self) -> AsyncIterator[Snapshot]: ...
 
 
@@ -113,7 +114,7 @@ class Job:
             raise tracked.error
         return tracked.snapshot
 
-    async def wait(self, timeout: float | None | object = DEFAULT) -> Snapshot:
+    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot:
         """Wait until the job ends and return its last snapshot, whatever the outcome.
 
         `timeout` is in seconds (None: no deadline; default: the provider's job timeout).
@@ -138,7 +139,7 @@ class Job:
             ) from None
         return tracked.snapshot
 
-    async def result(self, timeout: float | None | object = DEFAULT) -> Result:
+    async def result(self, timeout: float | object | None = DEFAULT) -> Result:
         """Wait for the job and return its result, or raise why there is none.
 
         Raises `JobFailed` (failed or cancelled, `.snapshot.error` says why),
@@ -167,7 +168,7 @@ class Job:
                     raise tracked.error
                 await changed.wait()
 
-    def _deadline(self, timeout: float | None | object) -> float:
+    def _deadline(self, timeout: float | object | None) -> float:
         if timeout is DEFAULT:
             runtime = self._tracked.runtime
             return runtime.to_loop(runtime.policy.job_timeout)

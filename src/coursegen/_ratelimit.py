@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import anyio
 
-from ._adapter import Operation, RateLimit, RateLimitState
+if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+    from ._adapter import Operation, RateLimit, RateLimitState
 
 __all__ = ["RateBudget", "RateBudgets"]
 

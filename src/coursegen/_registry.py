@@ -18,18 +18,18 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
 
+from ._adapter import Adapter
 from ._errors import ConfigurationError
-from ._hooks import PROJECT, ProviderSpec
+from ._hooks import PROJECT, ProviderSpec, SandboxFactory
 
 if TYPE_CHECKING:
-    from ._adapter import Adapter
-    from ._hooks import SandboxFactory
+    from collections.abc import Callable, Iterable, Mapping
+
 
 __all__ = ["PluginFailure", "ProviderInfo", "Registry", "default_registry"]
 

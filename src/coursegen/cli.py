@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,6 +31,8 @@ from ._models import Assessment, Course, CourseRequest, JobStatus, Snapshot
 from ._registry import default_registry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from ._client import Client
     from ._job import Job
 
@@ -76,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a chapter title (repeat for each chapter)",
     )
     generate.add_argument(
-        "--add-on", action="append", default=[], dest="add_ons", metavar="NAME",
+        "--add-on",
+        action="append",
+        default=[],
+        dest="add_ons",
+        metavar="NAME",
         help="an extra content block, e.g. assessment (repeatable)",
     )
     generate.add_argument("--level", help="beginner, intermediate or advanced")
@@ -86,7 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--callback-url", help="HTTPS URL the vendor calls when done")
     generate.add_argument("--idempotency-key", help="deduplicates the create at the vendor")
     generate.add_argument(
-        "--extra", action="append", default=[], metavar="KEY=VALUE",
+        "--extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
     )
     generate.add_argument("--no-wait", action="store_true", help="print the job token and stop")
@@ -178,9 +186,9 @@ class Progress:
         if not self.enabled:
             return
         fraction = snapshot.progress
-        bar = (
-            "#" * round((fraction or 0.0) * self.width)
-        ).ljust(self.width, "." if fraction is not None else "?")
+        bar = ("#" * round((fraction or 0.0) * self.width)).ljust(
+            self.width, "." if fraction is not None else "?"
+        )
         percent = f"{fraction:4.0%}" if fraction is not None else "   ?"
         line = f"[{bar}] {percent} {snapshot.status.value} ({snapshot.vendor_status})"
         if line == self.last:
@@ -349,7 +357,7 @@ async def _wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return await _follow(job, args, out, err)
 
 
-def _providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _providers(args: argparse.Namespace, out: TextIO) -> int:
     registry = default_registry()
     providers = registry.providers
     failures = registry.failures
@@ -393,8 +401,7 @@ def _providers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if caps.export_formats:
             features.append("export " + "/".join(caps.export_formats))
         out.write(f"  features:  {', '.join(features) or '-'}\n")
-    for failure in failures:
-        out.write(f"BROKEN plugin {failure.plugin}: {failure.error}\n")
+    out.writelines(f"BROKEN plugin {failure.plugin}: {failure.error}\n" for failure in failures)
     return EXIT_OK
 
 
@@ -406,7 +413,7 @@ def _capabilities_json(adapter: type[Any]) -> dict[str, Any]:
     return dict(data)
 
 
-async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from .sandbox import serve  # noqa: PLC0415 - Starlette and uvicorn only when serving
 
     info = default_registry().get(args.vendor)
@@ -427,8 +434,9 @@ async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # -- entry point ----------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -437,8 +445,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         "generate": lambda: anyio.run(_generate, args, out, err),
         "status": lambda: anyio.run(_status, args, out, err),
         "wait": lambda: anyio.run(_wait, args, out, err),
-        "providers": lambda: _providers(args, out, err),
-        "sandbox": lambda: anyio.run(_serve, args, out, err),
+        "providers": lambda: _providers(args, out),
+        "sandbox": lambda: anyio.run(_serve, args, out),
     }
     try:
         return handlers[args.command]()

@@ -24,7 +24,7 @@ clients (`async with coursegen_sandbox("learningstudio") as client: ...`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -43,6 +43,8 @@ from ._models import Assessment, Course, CourseRequest, JobStatus
 from ._registry import default_registry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._client import Client
     from ._models import Request
     from .sandbox import Sandbox
@@ -80,6 +82,8 @@ class ProviderContract:
     """A request setting a field the provider cannot honour, if there is such a field."""
     speed: ClassVar[float] = 1000.0
     """Sandbox time factor: keeps asyncio runs (no virtual clock) fast."""
+    attempts: ClassVar[int] = 3
+    """Attempts per request in these tests (the retry policy's)."""
 
     @pytest.fixture(params=["asyncio", "trio"])
     def anyio_backend(self, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
@@ -94,7 +98,7 @@ class ProviderContract:
             self.provider,
             sandbox=sandbox if sandbox is not None else True,
             speed=self.speed,
-            retry=RetryPolicy(attempts=3, initial=0.5, maximum=2.0),
+            retry=RetryPolicy(attempts=self.attempts, initial=0.5, maximum=2.0),
             seed=0,
             **settings,
         )
@@ -163,7 +167,7 @@ class ProviderContract:
             seen = [snapshot async for snapshot in job.watch()]
         assert seen[-1].status is JobStatus.SUCCEEDED  # noqa: S101
         assert all(not s.status.is_terminal for s in seen[:-1])  # noqa: S101
-        assert all(not a.same_state(b) for a, b in zip(seen, seen[1:], strict=False))  # noqa: S101
+        assert all(not a.same_state(b) for a, b in itertools.pairwise(seen))  # noqa: S101
         progress = [s.progress for s in seen if s.progress is not None]
         assert progress == sorted(progress)  # noqa: S101
 
@@ -200,7 +204,7 @@ class ProviderContract:
             before = len(simulator.requests)
             with pytest.raises(ProviderUnavailable):
                 await job.wait()
-            assert len(simulator.requests) - before == 3  # noqa: S101 - attempts=3
+            assert len(simulator.requests) - before == self.attempts  # noqa: S101
             simulator.faults.error_rate = 0.0
             result = await job.result()  # the job was never lost
         self.assert_result_kind(result, self.request)
@@ -249,7 +253,7 @@ class ProviderContract:
                 if r.method == "GET" and job.id in r.path + "?" + r.query
             ]
         assert len(polls) >= 1  # noqa: S101
-        gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(polls)]
         assert all(gap >= floor * 0.999 for gap in gaps), gaps  # noqa: S101
 
     @pytest.mark.anyio
@@ -258,7 +262,7 @@ class ProviderContract:
         info = default_registry().get(self.provider)
         if not info.adapter.capabilities.requires_key:
             pytest.skip("this provider takes no key")
-        secret = "not-a-real-key-0123456789"
+        secret = "not-a-real-key-0123456789"  # noqa: S105 - a wrong key, on purpose
         async with self.connect(api_key=secret) as client:
             with pytest.raises(AuthenticationError) as caught:
                 await client.submit(self.request)
