@@ -47,6 +47,7 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
         sandbox: Sandbox | None = None,
+        own_sandbox: bool = True,
         retry: RetryPolicy | None = None,
         max_in_flight: int = 64,
         seed: int | None = None,
@@ -58,6 +59,8 @@ class Client:
         self._transport = transport
         self._http_client = http_client
         self._sandbox = sandbox
+        # A simulator shared between clients runs in its creator's hands, not ours.
+        self._own_sandbox = own_sandbox
         self._retry = retry or RetryPolicy()
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
         self._engine = Engine(rng=self._rng, max_in_flight=max_in_flight)
@@ -82,7 +85,7 @@ class Client:
                         transport=self._transport, timeout=_TIMEOUT, follow_redirects=False
                     )
                 )
-            if self._sandbox is not None:
+            if self._sandbox is not None and self._own_sandbox:
                 await stack.enter_async_context(self._sandbox)
             host = self._settings.base_url.host
             sender = Sender(

@@ -87,7 +87,7 @@ def connect(
     merged = _merge_layers(
         adapter_cls, name, document=document, env=env, url_settings=url_settings, settings=settings
     )
-    sandbox = _simulator(info, merged)
+    sandbox, own_sandbox = _simulator(info, merged)
     sandbox_on = sandbox is not None
     speed = sandbox.speed if sandbox is not None else _number(merged.get("speed", 1.0), "speed")
     if sandbox is not None:
@@ -121,26 +121,28 @@ def connect(
         transport=transport,
         http_client=http_client,
         sandbox=sandbox,
+        own_sandbox=own_sandbox,
         retry=retry,
         seed=seed,
     )
 
 
-def _simulator(info: ProviderInfo, merged: Mapping[str, Any]) -> Sandbox | None:
-    """The simulator the settings ask for: none, a new one, or one given to share."""
+def _simulator(info: ProviderInfo, merged: Mapping[str, Any]) -> tuple[Sandbox | None, bool]:
+    """The simulator the settings ask for (none, a new one, or one given to share), and
+    whether the client owns it (runs its webhook deliveries while open)."""
     requested = merged.get("sandbox", False)
     if isinstance(requested, bool | str | int):
         if not _flag(requested, "sandbox"):
-            return None
+            return None, False
         if info.sandbox is None:
             raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
-        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"))
+        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed")), True
     # A simulator object shares one simulated vendor between clients (importing the
     # sandbox module, and Starlette, is left to the code that made it).
     if getattr(requested, "name", None) != info.name:
         raise ConfigurationError(f"that sandbox does not simulate {info.name!r}")
     given: Sandbox = requested
-    return given
+    return given, False
 
 
 def _merge_layers(

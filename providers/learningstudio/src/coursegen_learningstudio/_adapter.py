@@ -18,37 +18,43 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 from urllib.parse import quote
 
 import attrs
 import httpx
 
-from coursegen._adapter import Capabilities, Operation, PollPolicy, RateLimit
-from coursegen._errors import (
+from coursegen import (
     AuthenticationError,
+    Capabilities,
     ConfigurationError,
-    InvalidRequest,
-    MalformedResponse,
-    NotFound,
-    PermissionDenied,
-    ProviderError,
-    ProviderUnavailable,
-    QuotaExceeded,
-    RateLimited,
-    UnsupportedFeature,
-)
-from coursegen._models import (
     Course,
     CourseRequest,
     ExportResult,
+    InvalidRequest,
     JobErrorInfo,
     JobStatus,
+    MalformedResponse,
+    NotFound,
+    Operation,
+    PermissionDenied,
+    PollPolicy,
+    ProviderError,
+    ProviderUnavailable,
+    QuotaExceeded,
+    RateLimit,
+    RateLimited,
+    RateLimitState,
+    Request,
+    Secret,
+    Settings,
     Snapshot,
+    UnsupportedFeature,
     WebhookEvent,
 )
-from coursegen._wire import (
+from coursegen.wire import (
     error_class_for_status,
     parse_json,
     parse_rate_limit_headers,
@@ -72,13 +78,6 @@ from ._wire import (
     SubmitResponse,
     unknown_keys,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from coursegen._adapter import RateLimitState
-    from coursegen._models import Request
-    from coursegen._settings import Secret, Settings
 
 __all__ = ["LearningStudio"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from coursegen._wire import camel_case, camel_case_converter
+from coursegen.wire import camel_case, camel_case_converter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,0 +1,51 @@
+"""Fault knobs: how often a sandbox misbehaves, for reliability tests."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import attrs
+
+__all__ = ["FaultKind", "Faults"]
+
+FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed"]
+"""The fault injected on one request, as `RecordedRequest.fault` names it."""
+
+
+def _rate(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name} must be a probability from 0 to 1, got {value!r}")
+
+
+def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"{attribute.name} must be >= 0 vendor seconds, got {value!r}")
+
+
+@attrs.define
+class Faults:
+    """Probabilities (0 to 1) of each fault per request, plus a fixed latency.
+
+    Mutable on purpose: a test turns a fault on mid-run (`sandbox.faults.error_rate = 1`)
+    to hit one exact request. Each draw comes from the sandbox's seeded fault RNG, which
+    is separate from the vendor behaviour's RNG, so switching faults on or off never
+    changes job ids or durations; a rate of 1.0 makes a fault certain.
+
+    - `error_rate`: the vendor answers 500 with its own error body; nothing is processed.
+    - `reset_before_rate`: the connection fails before the vendor sees the request
+      (`httpx.ConnectError`); nothing is processed.
+    - `reset_after_rate`: the vendor processes the request, then the answer is lost
+      (`httpx.ReadError`): a create DID create a job.
+    - `malformed_rate`: the vendor processes the request, then a 200 with an unreadable
+      body comes back (an HTML proxy page, or the real JSON cut short).
+    - `latency`: vendor seconds added before each response.
+
+    The two connection faults exist only in-process (`Sandbox.transport()`); a served
+    sandbox injects the other three.
+    """
+
+    error_rate: float = attrs.field(default=0.0, validator=_rate)
+    reset_before_rate: float = attrs.field(default=0.0, validator=_rate)
+    reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
+    latency: float = attrs.field(default=0.0, validator=_seconds)
+    malformed_rate: float = attrs.field(default=0.0, validator=_rate)

@@ -1,0 +1,82 @@
+"""Serving a sandbox on loopback, for tools that cannot take an in-process transport."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Final
+
+import anyio
+import sniffio
+
+from coursegen._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ._base import Sandbox
+
+__all__ = ["serve"]
+
+_STARTUP_TIMEOUT: Final = 10.0
+"""Real seconds uvicorn may take to start listening on an already bound socket."""
+
+
+class _MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is missing; catchable as either parent."""
+
+
+@asynccontextmanager
+async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve `sandbox` over HTTP on `host:port`; yield its base URL (`http://127.0.0.1:54321`).
+
+    Port 0 picks a free port. The sandbox is also entered (webhooks delivered) unless it
+    already runs. Connection faults (`reset_before_rate`, `reset_after_rate`) need the
+    in-process transport; served, only errors, malformed bodies and latency are injected.
+    Needs the `serve` extra (uvicorn), which runs on asyncio only.
+    """
+    try:
+        import uvicorn  # noqa: PLC0415 - optional: only `serve` needs it
+    except ImportError as exc:
+        raise _MissingExtraError(
+            "serving a sandbox needs uvicorn: install coursegen[serve]"
+        ) from exc
+    if sniffio.current_async_library() != "asyncio":
+        raise RuntimeError("serve() needs the asyncio backend: uvicorn runs on asyncio only")
+
+    started = anyio.Event()
+
+    class _Server(uvicorn.Server):
+        # uvicorn offers only a `started` flag; an event spares us polling it.
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            started.set()
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # Bound here rather than by uvicorn, so the port is known before the server starts
+    # and requests sent meanwhile wait in the listen backlog instead of failing.
+    sock = socket.create_server((host, port), family=family)
+    bound = sock.getsockname()[1]
+    url = f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+    server = _Server(
+        uvicorn.Config(
+            sandbox.app,
+            lifespan="off",
+            log_config=None,  # leave the host application's logging alone
+            log_level="warning",
+            access_log=False,
+            interface="asgi3",
+        )
+    )
+    async with AsyncExitStack() as stack:
+        stack.callback(sock.close)
+        if not sandbox.running:
+            await stack.enter_async_context(sandbox)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            with anyio.fail_after(_STARTUP_TIMEOUT):
+                await started.wait()
+            try:
+                yield url
+            finally:
+                server.should_exit = True

@@ -1,0 +1,36 @@
+"""Helpers for adapter authors: reading vendor bodies without ever raising a KeyError.
+
+Every adapter, ours and third parties', turns vendor JSON into neutral records with
+these, so that anything unreadable becomes `MalformedResponse` with the raw body:
+
+- `read_json` / `parse_json`: a body that is not JSON -> `MalformedResponse`.
+- `structure`: cattrs structuring whose errors name the JSON path that was wrong.
+- `camel_case_converter`: one cattrs Converter per vendor, renaming snake_case fields
+  to camelCase on the wire, strict about types (no `null` turned into `"None"`).
+- `error_class_for_status`: the `ProviderError` subclass for an HTTP status, for
+  codes a vendor's table does not name.
+- `parse_retry_after`, `parse_rate_limit_headers`: `Retry-After` and `RateLimit-*` /
+  `X-RateLimit-*` headers as seconds from now, without reading a clock.
+"""
+
+from ._wire import (
+    camel_case,
+    camel_case_converter,
+    error_class_for_status,
+    parse_json,
+    parse_rate_limit_headers,
+    parse_retry_after,
+    read_json,
+    structure,
+)
+
+__all__ = [
+    "camel_case",
+    "camel_case_converter",
+    "error_class_for_status",
+    "parse_json",
+    "parse_rate_limit_headers",
+    "parse_retry_after",
+    "read_json",
+    "structure",
+]
