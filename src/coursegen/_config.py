@@ -19,6 +19,7 @@ vendor are ignored (a real key is of no use to a simulator, and must not reach o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -98,16 +99,20 @@ def connect(
         explicit = {**url_settings, **settings}
         merged["api_key"] = explicit.get("api_key") or sandbox.demo_key
         merged["base_url"] = sandbox.base_url
-    if speed != 1.0 and not sandbox_on and transport is None and http_client is None:
-        # Scaled time polls faster than a real vendor allows: only for simulators and
-        # the mocks a test injects through `transport`.
+    base_url = _base_url(merged["base_url"], name)
+    if speed != 1.0 and not (
+        sandbox_on or transport is not None or http_client is not None or _loopback(base_url)
+    ):
+        # Scaled time polls faster than a real vendor allows: only for simulators (in
+        # process or served on loopback) and the mocks a test injects through `transport`.
         raise ConfigurationError(
-            "speed applies to sandboxes and test transports only, never to a real vendor"
+            "speed applies to sandboxes, loopback servers and test transports only, "
+            "never to a real vendor"
         )
     options = {k: v for k, v in merged.items() if k not in _CORE}
     resolved = Settings(
         provider=name,
-        base_url=_base_url(merged["base_url"], name),
+        base_url=base_url,
         api_key=merged.get("api_key") or None,
         webhook_secret=merged.get("webhook_secret") or None,
         strict=_flag(merged.get("strict", True), "strict"),
@@ -229,6 +234,13 @@ def _base_url(value: Any, provider: str) -> httpx.URL:
     if url.userinfo:
         raise ConfigurationError(f"{provider}: put the key in api_key, not in base_url")
     return url
+
+
+def _loopback(url: httpx.URL) -> bool:
+    try:
+        return ipaddress.ip_address(url.host).is_loopback
+    except ValueError:
+        return url.host == "localhost"
 
 
 def _flag(value: Any, name: str) -> bool:
