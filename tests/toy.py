@@ -167,7 +167,7 @@ class ToyVendor:
         self.ids = (f"j{n}" for n in itertools.count(1))
         self.router = respx.MockRouter(assert_all_called=False, base_url=BASE)
         self.router.post("/jobs").mock(side_effect=self._create)
-        self.router.get(path__regex=r"^/jobs/(?P<job_id>\w+)$").mock(side_effect=self._poll)
+        self.router.get(path__regex=r"^/jobs/(?P<job_id>[\w.]+)$").mock(side_effect=self._poll)
 
     def _create(self, request: httpx.Request) -> httpx.Response:
         job_id = next(self.ids)

@@ -19,6 +19,7 @@ from ._adapter import (
     PollPolicy,
     RateLimit,
     RateLimitState,
+    StagedAdapter,
     WebhookReader,
 )
 from ._client import Client
@@ -126,6 +127,7 @@ __all__ = [
     "Secret",
     "Settings",
     "Snapshot",
+    "StagedAdapter",
     "SubmitOutcomeUnknown",
     "TransportError",
     "UnsupportedFeature",

@@ -31,6 +31,7 @@ __all__ = [
     "PollPolicy",
     "RateLimit",
     "RateLimitState",
+    "StagedAdapter",
     "WebhookReader",
 ]
 
@@ -73,7 +74,9 @@ class PollPolicy:
     - `max_interval` and `backoff`: an unchanged job is polled `backoff` times less often
       each time, up to `max_interval` (1.0 keeps the cadence fixed).
     - `job_timeout`: the default deadline of `Job.wait` and `Job.result`.
-    - `result_ttl`: how long the vendor keeps a finished result (None: for good).
+    - `result_ttl`: how long the vendor keeps a finished job (None: for good). When set,
+      the engine keeps polling jobs nobody waits on until they end (so no result expires
+      unfetched), and a job it has seen that the vendor no longer knows is EXPIRED.
     - `rate_limits`: the vendor's documented budget per operation, shared by every job of
       one scope (`Adapter.rate_scope`). Response headers and 429s correct it at run time.
     """
@@ -177,3 +180,24 @@ class WebhookReader(Protocol):
     for a bad signature and `MalformedResponse` for a body that cannot be read."""
 
     def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+
+
+@runtime_checkable
+class StagedAdapter(Protocol):
+    """Optional: providers whose one job is several vendor jobs in a row.
+
+    (An assessment from a PDF: first the vendor chunks the document, then it generates
+    from the collection that made.) After each poll the engine asks `next_stage`; a
+    request returned is the create of the next vendor job, sent like any create (never
+    blindly retried), and `read_stage` reads its answer into the job's new first snapshot.
+    The job's id then names the new vendor job, and so does its token: whatever a later
+    stage needs must travel in the job id, which the adapter may compose as it likes.
+    """
+
+    def next_stage(self, snapshot: Snapshot) -> httpx.Request | None:
+        """The create of the next stage, if `snapshot` ends the current one."""
+        ...
+
+    def read_stage(self, previous: Snapshot, response: httpx.Response) -> Snapshot:
+        """The next stage's first snapshot, from the answer to `next_stage`'s request."""
+        ...

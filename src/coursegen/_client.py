@@ -50,6 +50,7 @@ class Client:
         own_sandbox: bool = True,
         retry: RetryPolicy | None = None,
         max_in_flight: int = 64,
+        keep_results: bool = True,
         seed: int | None = None,
     ) -> None:
         if transport is not None and http_client is not None:
@@ -63,7 +64,7 @@ class Client:
         self._own_sandbox = own_sandbox
         self._retry = retry or RetryPolicy()
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
-        self._engine = Engine(rng=self._rng, max_in_flight=max_in_flight)
+        self._engine = Engine(rng=self._rng, max_in_flight=max_in_flight, keep_results=keep_results)
         self._stack: AsyncExitStack | None = None
         self._runtime: ProviderRuntime | None = None
 

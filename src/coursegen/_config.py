@@ -53,6 +53,7 @@ def connect(
     transport: httpx.AsyncBaseTransport | None = None,
     http_client: httpx.AsyncClient | None = None,
     retry: RetryPolicy | None = None,
+    keep_results: bool = True,
     seed: int | None = None,
     environ: Mapping[str, str] | None = None,
     **settings: Any,
@@ -67,6 +68,8 @@ def connect(
     `speed` (how much faster the vendor's clock runs than ours: for a simulator, or a
     mock injected through `transport`), and any provider-specific option.
     `transport` is the one injection seam for tests (an `httpx` transport, e.g. respx's).
+    `retry` sets how one request is retried; `keep_results=False` stops the engine from
+    polling, with nobody waiting, the jobs of vendors that discard results.
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -128,6 +131,7 @@ def connect(
         sandbox=sandbox,
         own_sandbox=own_sandbox,
         retry=retry,
+        keep_results=keep_results,
         seed=seed,
     )
 

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
-from ._adapter import Operation
-from ._errors import CourseGenError
+from ._adapter import Operation, StagedAdapter
+from ._errors import CourseGenError, NotFound
+from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
     import random
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
     from ._adapter import Adapter, PollPolicy
     from ._http import Sender
-    from ._models import Snapshot
     from ._ratelimit import RateBudget
 
 __all__ = ["Engine", "ProviderRuntime", "Tracked", "stamp"]
@@ -135,8 +135,11 @@ class Tracked:
 class Engine:
     """Schedules the polls of every job of one client. Run it in the client's task group."""
 
-    def __init__(self, *, rng: random.Random, max_in_flight: int = 64) -> None:
+    def __init__(
+        self, *, rng: random.Random, max_in_flight: int = 64, keep_results: bool = True
+    ) -> None:
         self._rng = rng
+        self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
         self._waiting: dict[RateBudget, deque[Tracked]] = {}
@@ -156,7 +159,26 @@ class Engine:
             now = anyio.current_time()
             tracked = self._tracked[key] = Tracked(runtime, snapshot, now)
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
+            if self._keep_results and runtime.policy.result_ttl is not None:
+                self._keep_until_settled(tracked)
         return tracked
+
+    def _keep_until_settled(self, tracked: Tracked) -> None:
+        """Poll `tracked` with nobody waiting, until it ends: the vendor discards results.
+
+        The engine's own interest ends when the job does (or its polling fails for good),
+        and the record then lives only as long as someone holds its `Job`.
+        """
+        if tracked.snapshot.status.is_terminal:
+            return
+        scope = self.interest(tracked)
+        scope.__enter__()
+
+        def release(settled: Tracked) -> None:
+            settled.listeners.remove(release)
+            scope.__exit__(None, None, None)
+
+        tracked.listeners.append(release)
 
     def find(self, provider: str, job_id: str) -> Tracked | None:
         return self._tracked.get((provider, job_id))
@@ -258,13 +280,60 @@ class Engine:
                     partial(adapter.read_snapshot, tracked.job_id),
                     reserved=True,
                 )
+                if isinstance(adapter, StagedAdapter):
+                    snapshot = await self._next_stage(tracked, adapter, snapshot)
+        except NotFound as exc:
+            tracked.state = _State.IDLE
+            if runtime.policy.result_ttl is None:
+                self._fail(tracked, exc)
+            else:
+                self.observe(tracked, stamp(self._discarded(tracked, exc)))
+            return
         except CourseGenError as exc:
             tracked.state = _State.IDLE
-            tracked.error = exc
-            tracked._announce()  # noqa: SLF001 - the engine owns its records
+            self._fail(tracked, exc)
             return
         tracked.state = _State.IDLE
         self.observe(tracked, stamp(snapshot))
+
+    async def _next_stage(
+        self, tracked: Tracked, adapter: StagedAdapter, snapshot: Snapshot
+    ) -> Snapshot:
+        request = adapter.next_stage(snapshot)
+        if request is None:
+            return snapshot
+        following = await tracked.runtime.sender.send(
+            Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
+        )
+        key = (tracked.runtime.name, tracked.job_id)
+        if self._tracked.get(key) is tracked:
+            del self._tracked[key]
+        tracked.job_id = following.job_id
+        self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
+        return following
+
+    @staticmethod
+    def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:
+        """A job we saw, that the vendor no longer knows: it discarded it after its TTL."""
+        ttl = tracked.runtime.policy.result_ttl
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.EXPIRED,
+            vendor_status=tracked.snapshot.vendor_status,
+            progress=tracked.snapshot.progress,
+            error=JobErrorInfo(
+                f"the vendor no longer knows this job: it keeps jobs about {ttl:g} s "
+                f"and this one was last seen {tracked.snapshot.status.value}",
+                code="expired",
+            ),
+            raw=exc.raw,
+        )
+
+    @staticmethod
+    def _fail(tracked: Tracked, exc: CourseGenError) -> None:
+        tracked.error = exc
+        tracked._announce()  # noqa: SLF001 - the engine owns its records
 
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""

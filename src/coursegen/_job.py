@@ -152,6 +152,9 @@ class Job:
         """Yield the job's snapshot each time it changes, ending with the terminal one.
 
         A consumer slower than the vendor sees the latest state, not every step between.
+        To stop early, iterate inside `contextlib.aclosing(job.watch())`, so that the job
+        stops being polled on your behalf at once rather than when the iterator is
+        collected.
         """
         tracked = self._tracked
         seen: Snapshot | None = None
