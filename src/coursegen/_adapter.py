@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ._errors import ProviderError
-    from ._models import ExportResult, Request, Snapshot, WebhookEvent
+    from ._models import Course, ExportResult, Lesson, Request, Snapshot, WebhookEvent
     from ._settings import Settings
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "Exporter",
     "Operation",
     "PollPolicy",
+    "PublicPages",
     "RateLimit",
     "RateLimitState",
     "StagedAdapter",
@@ -42,6 +43,7 @@ class Operation(enum.StrEnum):
     SUBMIT = "submit"
     POLL = "poll"
     EXPORT = "export"
+    PUBLIC = "public"  # keyless reads of published courses
 
 
 @attrs.frozen
@@ -172,6 +174,24 @@ class Exporter(Protocol):
     ) -> httpx.Request: ...
 
     def read_export(self, response: httpx.Response) -> ExportResult: ...
+
+
+@runtime_checkable
+class PublicPages(Protocol):
+    """Optional: vendors that publish finished courses by share token, readable with no key.
+
+    The requests must carry no credentials: they are for learner-facing pages.
+    """
+
+    def public_course(self, share_token: str, *, full: bool = False) -> httpx.Request:
+        """The course summary, or with `full` its chapters and lessons too."""
+        ...
+
+    def read_public_course(self, response: httpx.Response) -> Course: ...
+
+    def public_lesson(self, share_token: str, sequence: int) -> httpx.Request: ...
+
+    def read_public_lesson(self, response: httpx.Response) -> Lesson: ...
 
 
 @runtime_checkable

@@ -11,25 +11,43 @@ import anyio
 import attrs
 import httpx
 
-from ._adapter import Adapter, Capabilities, Exporter, Operation, WebhookReader
+from ._adapter import Adapter, Capabilities, Exporter, Operation, PublicPages, WebhookReader
 from ._engine import Engine, ProviderRuntime, Tracked, stamp
-from ._errors import ConfigurationError, UnsupportedFeature
+from ._errors import ConfigurationError, InvalidRequest, UnsupportedFeature
 from ._features import check_request
 from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
+from ._models import AssessmentRequest
 from ._ratelimit import RateBudgets
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
-    from ._models import Course, ExportResult, Request, Snapshot, WebhookEvent
+    from ._models import Course, ExportResult, Lesson, Request, Snapshot, WebhookEvent
     from ._settings import Settings
     from .sandbox import Sandbox
 
 __all__ = ["Client"]
 
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+async def _load_source(request: Request) -> Request:
+    """Read a source document given by path: adapters never touch the file system."""
+    if not isinstance(request, AssessmentRequest) or request.source is None:
+        return request
+    if isinstance(request.source, bytes):
+        return request
+    path = anyio.Path(request.source)
+    try:
+        content = await path.read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(
+            f"the source document cannot be read: {exc.strerror or exc}",
+            provider="coursegen",
+        ) from exc
+    return attrs.evolve(request, source=content, source_name=request.source_name or path.name)
 
 
 class Client:
@@ -257,6 +275,30 @@ class Client:
         if tracked is not None:
             self._engine.observe(tracked, snapshot)
         return snapshot
+
+    async def public_course(self, share_token: str, *, full: bool = False) -> Course:
+        """A published course by its share token (no key is sent); `full` adds lessons."""
+        adapter = self._public_pages()
+        return await self._running.sender.send(
+            Operation.PUBLIC,
+            adapter.public_course(share_token, full=full),
+            adapter.read_public_course,
+        )
+
+    async def public_lesson(self, share_token: str, sequence: int) -> Lesson:
+        """One lesson of a published course, by its sequence number (no key is sent)."""
+        adapter = self._public_pages()
+        return await self._running.sender.send(
+            Operation.PUBLIC,
+            adapter.public_lesson(share_token, sequence),
+            adapter.read_public_lesson,
+        )
+
+    def _public_pages(self) -> PublicPages:
+        adapter = self._adapter
+        if not isinstance(adapter, PublicPages):
+            raise UnsupportedFeature(self.provider, "public course pages")
+        return adapter
 
     # -- helpers ------------------------------------------------------------------------
 

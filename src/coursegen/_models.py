@@ -7,6 +7,7 @@ vendor's JSON into these, so user code reads one shape whichever vendor did the 
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -99,11 +100,15 @@ class Chapter:
 
 @attrs.frozen
 class Lesson:
+    """One lesson; `content` is filled where the vendor serves it (public lesson pages)."""
+
     title: str
     sequence: int
     type: str | None = None
     chapter_title: str | None = None
     url: str | None = None
+    content: str | None = None
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
 
 
 @attrs.frozen
@@ -196,11 +201,17 @@ def _frozen_mix(value: Mapping[BloomLevel, int]) -> Mapping[BloomLevel, int]:
 
 @attrs.frozen
 class AssessmentRequest:
-    """Ask for an assessment: questions on `topic`, from a collection or a source document."""
+    """Ask for an assessment: questions on `topic`, from a collection or a source document.
+
+    `source` is the document itself (bytes) or a path to it, read when the request is
+    submitted; `source_name` is the file name the vendor is told (the path's, by default).
+    `bloom_mix` asks for a number of questions per Bloom level.
+    """
 
     topic: str
     collection: str | None = None
-    source: bytes | str | None = attrs.field(default=None, repr=False)
+    source: bytes | str | os.PathLike[str] | None = attrs.field(default=None, repr=False)
+    source_name: str | None = None
     bloom_mix: Mapping[BloomLevel, int] = attrs.field(factory=dict, converter=_frozen_mix)
     callback_url: str | None = None
     idempotency_key: str | None = None
