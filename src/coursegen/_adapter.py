@@ -48,10 +48,15 @@ class Operation(enum.StrEnum):
 
 @attrs.frozen
 class RateLimit:
-    """At most `limit` requests in any `window` seconds of vendor time, per scope."""
+    """At most `limit` requests in any `window` seconds of vendor time, per scope.
+
+    Operations whose limits name the same `pool` share one budget (a vendor that counts
+    every request of a workspace together); without a pool each operation has its own.
+    """
 
     limit: int
     window: float = 60.0
+    pool: str | None = None
 
 
 @attrs.frozen
@@ -127,7 +132,12 @@ class Adapter(Protocol):
     env_vars: ClassVar[Mapping[str, str]]
     """The vendor's own documented variables, by setting name: {"api_key": "LS_API_KEY"}."""
     capabilities: ClassVar[Capabilities]
-    policy: ClassVar[PollPolicy]
+
+    @property
+    def policy(self) -> PollPolicy:
+        """The vendor's documented policy, usually a class attribute; an instance may
+        answer from its settings instead (a plan with higher rate limits)."""
+        ...
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -11,7 +11,15 @@ import anyio
 import attrs
 import httpx
 
-from ._adapter import Adapter, Capabilities, Exporter, Operation, PublicPages, WebhookReader
+from ._adapter import (
+    Adapter,
+    Capabilities,
+    Exporter,
+    Operation,
+    PollPolicy,
+    PublicPages,
+    WebhookReader,
+)
 from ._engine import Engine, ProviderRuntime, Tracked, stamp
 from ._errors import ConfigurationError, InvalidRequest, UnsupportedFeature
 from ._features import check_request
@@ -154,6 +162,11 @@ class Client:
     @property
     def capabilities(self) -> Capabilities:
         return self._adapter.capabilities
+
+    @property
+    def policy(self) -> PollPolicy:
+        """When this provider's jobs are polled, and its rate limits."""
+        return self._adapter.policy
 
     @property
     def settings(self) -> Settings:

@@ -104,7 +104,7 @@ class RateBudget:
 class RateBudgets:
     """The budgets of one client, created on first use from the provider's documented limits.
 
-    Keyed by (provider, scope, operation): two clients built on the same key in one
+    Keyed by (provider, scope, pool or operation): two clients built on the same key in one
     process each keep their own budget (they may run on different event loops).
     """
 
@@ -116,7 +116,7 @@ class RateBudgets:
     ) -> RateBudget | None:
         if limit is None:
             return None
-        key = (provider, scope, operation)
+        key = (provider, scope, limit.pool or operation)
         budget = self._budgets.get(key)
         if budget is None:
             budget = self._budgets[key] = RateBudget(limit.limit, limit.window / scale)

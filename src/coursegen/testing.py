@@ -124,7 +124,7 @@ class ProviderContract:
         """The provider is found through the `coursegen` entry-point group, with a sandbox."""
         info = default_registry().get(self.provider)
         assert info.sandbox is not None  # noqa: S101
-        policy = info.adapter.policy
+        policy = self.connect().policy
         assert 0 < policy.min_interval <= policy.interval  # noqa: S101
         assert policy.job_timeout > policy.interval  # noqa: S101
         assert type(self.request) in info.adapter.capabilities.request_kinds  # noqa: S101
@@ -243,8 +243,8 @@ class ProviderContract:
     @pytest.mark.anyio
     async def test_polls_respect_the_vendor_floor(self) -> None:
         """No job is polled more often than the provider's minimum interval (vendor time)."""
-        floor = default_registry().get(self.provider).adapter.policy.min_interval
         async with self.connect() as client:
+            floor = client.policy.min_interval
             job = await client.submit(self.request)
             await job.wait()
             polls = [

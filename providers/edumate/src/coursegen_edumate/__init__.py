@@ -1,1 +1,1 @@
-"""EduMate provider for coursegen: assessment jobs (multiple-choice, Bloom levels), PDF sources, sandbox."""
+"""EduMate assessment-job provider for coursegen."""

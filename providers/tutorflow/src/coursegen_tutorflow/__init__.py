@@ -1,1 +1,1 @@
-"""TutorFlow Agent Platform provider for coursegen: course requests, idempotent submit, cost, public pages, signed webhooks, sandbox."""
+"""TutorFlow Agent Platform provider for coursegen."""
