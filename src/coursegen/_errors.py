@@ -70,14 +70,25 @@ class ConfigurationError(CourseGenError, ValueError):
 class UnsupportedFeature(CourseGenError, ValueError):
     """The request asks for something the provider cannot do."""
 
-    def __init__(self, provider: str, fields: tuple[str, ...] | str, detail: str = "") -> None:
+    def __init__(
+        self,
+        provider: str,
+        fields: tuple[str, ...] | str,
+        detail: str = "",
+        *,
+        droppable: bool = False,
+    ) -> None:
         self.provider = provider
         self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
         names = ", ".join(self.fields)
         super().__init__(
             f"{provider} does not support {names}"
             + (f": {detail}" if detail else "")
-            + " (connect with strict=False to drop such fields with a warning)"
+            + (
+                " (connect with strict=False to drop such fields with a warning)"
+                if droppable
+                else ""
+            )
         )
 
 

@@ -55,7 +55,7 @@ def check_request(request: R, capabilities: Capabilities, provider: str, *, stri
     if not unsupported:
         return request
     if strict:
-        raise UnsupportedFeature(provider, tuple(unsupported))
+        raise UnsupportedFeature(provider, tuple(unsupported), droppable=True)
     warnings.warn(
         f"{provider} does not support {', '.join(unsupported)}: dropped from the request",
         UnsupportedFeatureWarning,

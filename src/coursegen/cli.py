@@ -1,4 +1,5 @@
-"""The `coursegen` command: generate a course, follow a job, list providers, serve a sandbox.
+"""The `coursegen` command: generate a course or an assessment, follow a job, list providers,
+serve a sandbox.
 
 With no provider configured, `generate` runs on the built-in LearningStudioAI sandbox and
 says so in one line: the first run needs no key and no network.
@@ -27,7 +28,16 @@ from ._errors import (
     UnsupportedFeature,
 )
 from ._job import JobToken
-from ._models import Assessment, Course, CourseRequest, JobStatus, Snapshot
+from ._models import (
+    Assessment,
+    AssessmentRequest,
+    BloomLevel,
+    Course,
+    CourseRequest,
+    JobStatus,
+    Request,
+    Snapshot,
+)
 from ._registry import default_registry
 
 if TYPE_CHECKING:
@@ -38,7 +48,8 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-DEFAULT_SANDBOX = "learningstudio"
+# The simulator each command falls back to when no provider is configured.
+DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate"}
 # Sandbox jobs take one to two vendor minutes; at this speed they take a few seconds.
 DEFAULT_SANDBOX_SPEED = 20.0
 
@@ -98,7 +109,26 @@ def _parser() -> argparse.ArgumentParser:
         help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
     )
     generate.add_argument("--no-wait", action="store_true", help="print the job token and stop")
+    _add_assessment_options(generate)
     _add_wait_options(generate)
+
+    assess = commands.add_parser(
+        "assess", help="generate an assessment (multiple-choice questions) and print it"
+    )
+    assess.add_argument("subject", metavar="topic", help="what the questions are about")
+    _add_provider_options(assess)
+    _add_assessment_options(assess)
+    assess.add_argument("--callback-url", help="URL the vendor calls when done")
+    assess.add_argument("--idempotency-key", help="deduplicates the create at the vendor")
+    assess.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
+    )
+    assess.add_argument("--no-wait", action="store_true", help="print the job token and stop")
+    _add_wait_options(assess)
 
     status = commands.add_parser("status", help="show a job's current state")
     status.add_argument("token", help="the job token printed by generate")
@@ -131,6 +161,19 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, help="sandbox only: vendor seconds per second")
 
 
+def _add_assessment_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("assessments (providers that make them)")
+    group.add_argument("--collection", help="the vendor's document collection to draw from")
+    group.add_argument("--source", metavar="PATH", help="a document (PDF) to draw from")
+    group.add_argument(
+        "--bloom",
+        action="append",
+        default=[],
+        metavar="LEVEL=N",
+        help="questions per Bloom level, e.g. --bloom remember=5 --bloom apply=3",
+    )
+
+
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, help="seconds to wait (default: the vendor's)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -156,9 +199,10 @@ def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = 
     elif token is not None:
         target = token.provider
     else:
-        target = f"sandbox+{DEFAULT_SANDBOX}://"
+        default = DEFAULT_SANDBOX[args.command]
+        target = f"sandbox+{default}://"
         print(
-            f"No provider configured: using the built-in {DEFAULT_SANDBOX} sandbox (simulated, "
+            f"No provider configured: using the built-in {default} sandbox (simulated, "
             "no network). Set COURSEGEN_URL or pass --provider for a real vendor.",
             file=err,
         )
@@ -279,8 +323,50 @@ def _parse_extra(pairs: Sequence[str]) -> dict[str, Any]:
     return extra
 
 
-async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    request = CourseRequest(
+def _parse_bloom(pairs: Sequence[str]) -> dict[BloomLevel, int]:
+    mix: dict[BloomLevel, int] = {}
+    for pair in pairs:
+        level, sep, count = pair.partition("=")
+        try:
+            mix[BloomLevel(level.strip().lower())] = int(count)
+        except ValueError:
+            levels = ", ".join(level.value for level in BloomLevel)
+            raise ConfigurationError(
+                f"--bloom takes LEVEL=N with LEVEL one of {levels}, not {pair!r}"
+            ) from None
+        if not sep:
+            raise ConfigurationError(f"--bloom takes LEVEL=N, not {pair!r}")
+    return mix
+
+
+def _request(args: argparse.Namespace, kinds: frozenset[type]) -> Request:
+    """The request the command line describes, of the kind the provider makes."""
+    course_options = ("language", "format", "level", "lesson_count", "title", "description")
+    wants_assessment = args.command == "assess" or (
+        CourseRequest not in kinds and AssessmentRequest in kinds
+    )
+    if wants_assessment:
+        stray = [name for name in course_options if getattr(args, name, None)]
+        stray += [name for name in ("outline", "add_ons") if getattr(args, name, None)]
+        if stray:
+            raise ConfigurationError(
+                f"an assessment takes no {', '.join(stray)} (course options); "
+                "use --collection, --source or --bloom"
+            )
+        return AssessmentRequest(
+            topic=args.subject,
+            collection=args.collection,
+            source=args.source,
+            bloom_mix=_parse_bloom(args.bloom),
+            callback_url=args.callback_url,
+            idempotency_key=args.idempotency_key,
+            extra=_parse_extra(args.extra),
+        )
+    if args.collection or args.source or args.bloom:
+        raise ConfigurationError(
+            "--collection, --source and --bloom are for assessments: use `coursegen assess`"
+        )
+    return CourseRequest(
         subject=args.subject,
         language=args.language,
         format=args.format,
@@ -294,7 +380,11 @@ async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         idempotency_key=args.idempotency_key,
         extra=_parse_extra(args.extra),
     )
+
+
+async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     async with _client_for(args, err) as client:
+        request = _request(args, client.capabilities.request_kinds)
         job = await client.submit(request)
         if not args.json:
             err.write(f"Submitted {client.provider} job {job.id}\n")
@@ -443,6 +533,7 @@ def main(
     args = _parser().parse_args(argv)
     handlers: dict[str, Callable[[], int]] = {
         "generate": lambda: anyio.run(_generate, args, out, err),
+        "assess": lambda: anyio.run(_generate, args, out, err),
         "status": lambda: anyio.run(_status, args, out, err),
         "wait": lambda: anyio.run(_wait, args, out, err),
         "providers": lambda: _providers(args, out),
