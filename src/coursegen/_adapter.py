@@ -82,8 +82,7 @@ class PollPolicy:
       each time, up to `max_interval` (1.0 keeps the cadence fixed).
     - `job_timeout`: the default deadline of `Job.wait` and `Job.result`.
     - `result_ttl`: how long the vendor keeps a finished job (None: for good). When set,
-      the engine keeps polling jobs nobody waits on until they end (so no result expires
-      unfetched), and a job it has seen that the vendor no longer knows is EXPIRED.
+      a job the engine has seen that the vendor no longer knows is EXPIRED.
     - `rate_limits`: the vendor's documented budget per operation, shared by every job of
       one scope (`Adapter.rate_scope`). Response headers and 429s correct it at run time.
     """

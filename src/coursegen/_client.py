@@ -199,7 +199,8 @@ class Client:
             self._adapter.read_submitted,
             idempotent=capabilities.idempotent_submit,
         )
-        return self._job(runtime, stamp(snapshot))
+        tracked = self._engine.track(runtime, stamp(snapshot), submitted=True)
+        return Job(self._engine, tracked)
 
     async def resume(self, token: str) -> Job:
         """The job a token names (from `Job.token`), with its state read from the vendor."""

@@ -68,8 +68,10 @@ def connect(
     `speed` (how much faster the vendor's clock runs than ours: for a simulator, or a
     mock injected through `transport`), and any provider-specific option.
     `transport` is the one injection seam for tests (an `httpx` transport, e.g. respx's).
-    `retry` sets how one request is retried; `keep_results=False` stops the engine from
-    polling, with nobody waiting, the jobs of vendors that discard results.
+    `retry` sets how one request is retried. By default the engine follows every job of
+    the client to its end, so that completions are noticed on time and results fetched
+    before a vendor discards them; `keep_results=False` polls a job only while someone
+    waits on it.
 
     Nothing is sent until the client is entered with `async with`.
     """

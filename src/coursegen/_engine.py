@@ -2,7 +2,8 @@
 
 One task and one heap of (due time, job) decide when every job is polled; no job owns a
 task or a timer of its own, so ten thousand jobs cost ten thousand small records. A job
-is polled only while someone waits on it (`wait`, `result`, `watch`, `as_completed`).
+is followed to its end while the client is open (`keep_results`, the default), or else
+only while someone waits on it (`wait`, `result`, `watch`, `as_completed`).
 
 When a job falls due:
 - its poll takes a place in the rate budget of its (provider, scope, `POLL`) scope; if
@@ -33,6 +34,7 @@ import anyio
 import attrs
 
 from ._adapter import Operation, StagedAdapter
+from ._durations import DurationModel
 from ._errors import CourseGenError, NotFound
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "ProviderRuntime", "Tracked", "stamp"]
 
 _JITTER = 0.1
+# The longest gap a learnt plan may leave between two polls, in vendor seconds, unless
+# the provider sets `max_interval`: it bounds how late a finished job is noticed.
+_LONGEST_PLAN = 30.0
 
 
 def stamp(snapshot: Snapshot) -> Snapshot:
@@ -64,6 +69,7 @@ class ProviderRuntime:
         self.sender = sender
         self.time_scale = time_scale
         self.host = host
+        self.durations = DurationModel()
 
     @property
     def name(self) -> str:
@@ -102,10 +108,15 @@ class Tracked:
         "runtime",
         "snapshot",
         "state",
+        "submitted_at",
     )
 
-    def __init__(self, runtime: ProviderRuntime, snapshot: Snapshot, now: float) -> None:
+    def __init__(
+        self, runtime: ProviderRuntime, snapshot: Snapshot, now: float, *, submitted: bool
+    ) -> None:
         self.runtime = runtime
+        # Loop time of the create, when this client made the job: the start of its age.
+        self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
         self.snapshot = snapshot
         self.error: CourseGenError | None = None
@@ -151,20 +162,27 @@ class Engine:
         )
         self.polls_sent = 0
 
-    def track(self, runtime: ProviderRuntime, snapshot: Snapshot) -> Tracked:
-        """The one record of this job in this client, made from its first snapshot."""
+    def track(
+        self, runtime: ProviderRuntime, snapshot: Snapshot, *, submitted: bool = False
+    ) -> Tracked:
+        """The one record of this job in this client, made from its first snapshot.
+
+        `submitted` says this client created the job just now, so its age is known.
+        """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
         if tracked is None:
             now = anyio.current_time()
-            tracked = self._tracked[key] = Tracked(runtime, snapshot, now)
+            tracked = self._tracked[key] = Tracked(runtime, snapshot, now, submitted=submitted)
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
-            if self._keep_results and runtime.policy.result_ttl is not None:
+            if self._keep_results:
                 self._keep_until_settled(tracked)
         return tracked
 
     def _keep_until_settled(self, tracked: Tracked) -> None:
-        """Poll `tracked` with nobody waiting, until it ends: the vendor discards results.
+        """Poll `tracked` with nobody waiting, until it ends: its end is noticed on time
+        (a fleet submitted before anyone waits) and its result fetched before a vendor
+        that discards results (`result_ttl`) does so.
 
         The engine's own interest ends when the job does (or its polling fails for good),
         and the record then lives only as long as someone holds its `Job`.
@@ -339,6 +357,7 @@ class Engine:
         """Record an answer about `tracked` and plan its next poll."""
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
+        self._learn(tracked, snapshot, now)
         tracked.snapshot = snapshot
         tracked.error = None
         tracked.last_polled = now
@@ -348,18 +367,40 @@ class Engine:
         if not snapshot.status.is_terminal and tracked.interest > 0:
             self.schedule(tracked, tracked.next_at)
 
+    @staticmethod
+    def _learn(tracked: Tracked, snapshot: Snapshot, now: float) -> None:
+        """Feed the provider's duration model with a job seen ending now."""
+        ended = snapshot.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        if not ended or tracked.submitted_at is None or tracked.snapshot.status.is_terminal:
+            return
+        # It ended between the last answer that said "not yet" and this one.
+        estimate = (tracked.last_polled + now) / 2 - tracked.submitted_at
+        tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
+
     def _interval(self, tracked: Tracked, snapshot: Snapshot, *, changed: bool) -> float:
-        """Loop seconds until the next poll: floor, hint or cadence, plus upward jitter."""
-        policy = tracked.runtime.policy
+        """Loop seconds until the next poll, plus upward jitter: the latest of the vendor's
+        floor, its hint, and the plan learnt from its jobs' durations (else the cadence)."""
+        runtime = tracked.runtime
+        policy = runtime.policy
         if changed or tracked.cadence is None:
             tracked.cadence = policy.interval
         else:
             ceiling = policy.max_interval if policy.max_interval is not None else math.inf
             tracked.cadence = min(tracked.cadence * policy.backoff, ceiling)
-        wait = snapshot.poll_after if snapshot.poll_after is not None else tracked.cadence
-        wait = max(policy.min_interval, wait)
-        wait *= 1.0 + self._rng.random() * _JITTER
-        return tracked.runtime.to_loop(wait)
+        candidates = [policy.min_interval]
+        if snapshot.poll_after is not None:
+            candidates.append(snapshot.poll_after)
+        planned = None
+        if tracked.submitted_at is not None:
+            age = (anyio.current_time() - tracked.submitted_at) * runtime.time_scale
+            longest = policy.max_interval if policy.max_interval is not None else _LONGEST_PLAN
+            planned = runtime.durations.next_poll(age, policy.min_interval, longest)
+        if planned is not None:
+            candidates.append(planned)
+        elif snapshot.poll_after is None:
+            candidates.append(tracked.cadence)
+        wait = max(candidates) * (1.0 + self._rng.random() * _JITTER)
+        return runtime.to_loop(wait)
 
     # -- interest -----------------------------------------------------------------------
 

@@ -47,6 +47,9 @@ class RateBudget:
         # others on the same key that the vendor told us about).
         self._sent: list[float] = []
         self._blocked_until = -math.inf
+        # Waiters take their turn in arrival order (anyio's Lock is fair): a thousand
+        # concurrent creates go out at the allowed pace without a thundering herd.
+        self._turn = anyio.Lock()
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, window={self.window:.2f}, used={len(self._sent)})"
@@ -68,14 +71,15 @@ class RateBudget:
         bisect.insort(self._sent, now)
 
     async def acquire(self) -> None:
-        """Wait until a send is allowed, then spend it."""
-        while True:
-            now = anyio.current_time()
-            at = self.available_at(now)
-            if at <= now:
-                self.take(now)
-                return
-            await anyio.sleep(at - now)
+        """Wait, first come first served, until a send is allowed; then spend it."""
+        async with self._turn:
+            while True:
+                now = anyio.current_time()
+                at = self.available_at(now)
+                if at <= now:
+                    self.take(now)
+                    return
+                await anyio.sleep(at - now)
 
     def observe(self, state: RateLimitState, now: float) -> None:
         """Reconcile with what the vendor reported after a response."""
