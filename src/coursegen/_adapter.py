@@ -103,7 +103,9 @@ class Capabilities:
     `request_fields` names the `CourseRequest`/`AssessmentRequest` fields the vendor
     honours: a request that sets any other field raises `UnsupportedFeature` (or warns
     with `strict=False`). `idempotent_submit` says the vendor deduplicates creates, so
-    a create may be retried after a lost answer.
+    a create may be retried after a lost answer. `export_formats`, `webhooks` and
+    `public_pages` announce the optional protocols the adapter implements (`Exporter`,
+    `WebhookReader`, `PublicPages`); the conformance suite checks they agree.
     """
 
     request_kinds: frozenset[type] = frozenset()

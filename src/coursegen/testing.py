@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
+from ._adapter import Exporter, PublicPages, WebhookReader
 from ._config import connect
 from ._errors import (
     AuthenticationError,
@@ -128,6 +129,15 @@ class ProviderContract:
         assert 0 < policy.min_interval <= policy.interval  # noqa: S101
         assert policy.job_timeout > policy.interval  # noqa: S101
         assert type(self.request) in info.adapter.capabilities.request_kinds  # noqa: S101
+
+    def test_capabilities_match_what_the_adapter_implements(self) -> None:
+        """Each optional capability is announced exactly when its protocol is implemented."""
+        adapter = self.connect()._adapter  # noqa: SLF001 - the contract inspects the adapter
+        caps = adapter.capabilities
+        assert bool(caps.export_formats) == isinstance(adapter, Exporter)  # noqa: S101
+        assert caps.webhooks == isinstance(adapter, WebhookReader)  # noqa: S101
+        assert caps.public_pages == isinstance(adapter, PublicPages)  # noqa: S101
+        assert not caps.signed_webhooks or caps.webhooks  # noqa: S101
 
     @pytest.mark.anyio
     async def test_job_runs_to_success(self) -> None:

@@ -148,7 +148,9 @@ class LearningStudio:
         webhooks=True,
         signed_webhooks=False,
         export_formats=EXPORT_FORMATS,
-        public_pages=True,  # every course has a public preview page, `shareUrl`
+        # Every course has a public preview page (`Course.share_url`), but no API reads
+        # published courses by token: that is what `public_pages` announces.
+        public_pages=False,
     )
     policy: ClassVar[PollPolicy] = PollPolicy(
         min_interval=5.0,  # "Poll at most once every 5 seconds"
