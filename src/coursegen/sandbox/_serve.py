@@ -66,6 +66,10 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
             log_level="warning",
             access_log=False,
             interface="asgi3",
+            # The simulator sends its own vendor-clock Date (absolute rate-limit resets
+            # are read against it) and no server should claim to be the vendor's.
+            date_header=False,
+            server_header=False,
         )
     )
     async with AsyncExitStack() as stack:
