@@ -158,3 +158,54 @@ def test_status_and_wait_follow_a_job_by_token_across_processes(served: str) -> 
     assert code == 0, err
     assert "Ropes" in out
     assert "share URL:" in out
+
+
+def test_assess_with_nothing_configured_uses_the_assessment_sandbox() -> None:
+    """`assess` alone runs on the EduMate sandbox and its demo collection, and prints each
+    question with its options, the marked answer and its Bloom level."""
+    code, out, err = run(
+        "assess",
+        "Photosynthesis",
+        "--bloom",
+        "remember=1",
+        "--bloom",
+        "apply=1",
+        "--speed",
+        "3000",
+    )
+    assert code == 0, err
+    assert "built-in edumate sandbox" in err
+    assert "using the sandbox's collection edu_mate_demo" in err
+    assert "1. " in out
+    assert "[remember]" in out
+    assert "[apply]" in out
+    assert out.count("   * ") == 2  # one marked answer per question
+
+
+def test_generate_on_an_assessment_provider_takes_a_pdf(tmp_path) -> None:
+    """`generate --provider sandbox+edumate:// --source FILE` uploads it and prints questions."""
+    pdf = tmp_path / "leaf.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
+    code, out, err = run(
+        "generate",
+        "Leaves",
+        "--provider",
+        "sandbox+edumate://",
+        "--source",
+        str(pdf),
+        "--bloom",
+        "understand=2",
+        "--speed",
+        "3000",
+    )
+    assert code == 0, err
+    assert out.count("[understand]") == 2
+
+
+def test_course_options_on_an_assessment_are_refused() -> None:
+    """Course-only options given to `assess` are a usage error naming them."""
+    code, _, err = run("assess", "Leaves", "--provider", "sandbox+edumate://", "--speed", "3000")
+    assert code == 0, err
+    code, _, err = run("generate", "Leaves", "--provider", "sandbox+edumate://", "--outline", "A")
+    assert code == 2
+    assert "an assessment takes no outline" in err

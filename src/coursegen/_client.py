@@ -191,6 +191,7 @@ class Client:
         runtime = self._running
         capabilities = self._adapter.capabilities
         request = check_request(request, capabilities, self.provider, strict=self._settings.strict)
+        request = await _load_source(request)
         if capabilities.idempotent_submit and request.idempotency_key is None:
             request = attrs.evolve(request, idempotency_key=uuid.uuid4().hex)
         snapshot = await runtime.sender.send(

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
+import attrs
 import cattrs
 
 from ._config import connect
@@ -230,10 +231,9 @@ class Progress:
         if not self.enabled:
             return
         fraction = snapshot.progress
-        bar = ("#" * round((fraction or 0.0) * self.width)).ljust(
-            self.width, "." if fraction is not None else "?"
-        )
-        percent = f"{fraction:4.0%}" if fraction is not None else "   ?"
+        # A vendor that reports no progress gets an empty bar and no figure, not a guess.
+        bar = ("#" * round((fraction or 0.0) * self.width)).ljust(self.width, ".")
+        percent = f"{fraction:4.0%}" if fraction is not None else "  --"
         line = f"[{bar}] {percent} {snapshot.status.value} ({snapshot.vendor_status})"
         if line == self.last:
             return
@@ -385,6 +385,12 @@ def _request(args: argparse.Namespace, kinds: frozenset[type]) -> Request:
 async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     async with _client_for(args, err) as client:
         request = _request(args, client.capabilities.request_kinds)
+        demo = client.sandbox.demo_collection if client.sandbox is not None else None
+        if isinstance(request, AssessmentRequest) and not (request.collection or request.source):
+            if demo is None:
+                raise ConfigurationError("an assessment needs --collection NAME or --source FILE")
+            err.write(f"No --collection or --source: using the sandbox's collection {demo}.\n")
+            request = attrs.evolve(request, collection=demo)
         job = await client.submit(request)
         if not args.json:
             err.write(f"Submitted {client.provider} job {job.id}\n")

@@ -70,6 +70,9 @@ class Sandbox(abc.ABC):
     webhook_retry_delays: ClassVar[tuple[float, ...]] = ()
     """Vendor seconds before each retry of a failed webhook; empty: delivered once."""
 
+    demo_collection: ClassVar[str | None] = None
+    """A document collection that exists from the start, for vendors that generate from
+    collections: what a first try (`coursegen assess` on the sandbox) draws from."""
     demo_key: str
     """A key that works, set by each subclass's `__init__`."""
 

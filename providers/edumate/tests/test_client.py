@@ -1,0 +1,393 @@
+"""EduMate end to end: the client, the engine and the simulator together.
+
+On trio the tests run on a virtual clock (minutes of vendor time in milliseconds); on
+asyncio the simulator's `speed` compresses vendor time instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from contextlib import aclosing
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import coursegen
+from coursegen import (
+    Assessment,
+    AssessmentRequest,
+    BloomLevel,
+    JobStatus,
+    RetryPolicy,
+    default_registry,
+)
+from coursegen.sandbox import JobScript
+from coursegen_edumate import EduMate
+from coursegen_edumate.sandbox import DEMO_COLLECTION, EduMateSandbox
+
+pytestmark = pytest.mark.anyio
+
+MIX = {BloomLevel.REMEMBER: 2, BloomLevel.APPLY: 1, BloomLevel.CREATE: 1}
+REQUEST = AssessmentRequest(topic="Photosynthesis", collection=DEMO_COLLECTION, bloom_mix=MIX)
+PDF = b"%PDF-1.7\n" + b"leaf " * 800 + b"\n%%EOF\n"
+ATTEMPTS = 3
+TIMEOUT_LINE = "rq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (600 seconds)"
+
+
+@pytest.fixture
+def speed(anyio_backend: tuple[str, object]) -> float:
+    """Real vendor time on trio's virtual clock; compressed on asyncio."""
+    return 1.0 if anyio_backend[0] == "trio" else 1000.0
+
+
+def connect(sandbox: EduMateSandbox, **settings: Any) -> coursegen.Client:
+    settings.setdefault("retry", RetryPolicy(attempts=ATTEMPTS, initial=0.5, maximum=2.0))
+    return coursegen.connect("edumate", sandbox=sandbox, seed=0, **settings)
+
+
+def pdf_request(**fields: Any) -> AssessmentRequest:
+    return AssessmentRequest(
+        topic="Photosynthesis", source=PDF, source_name="leaf.pdf", bloom_mix=MIX, **fields
+    )
+
+
+def levels(assessment: object) -> Counter[BloomLevel | None]:
+    assert isinstance(assessment, Assessment)
+    return Counter(question.bloom_level for question in assessment.questions)
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def test_registered_through_the_entry_point_group_without_a_key():
+    """`edumate` is a plugin like any other; it connects with no key, on plain HTTP."""
+    info = default_registry().get("edumate")
+    assert info.adapter is EduMate
+    assert info.sandbox is not None
+    client = coursegen.connect("edumate", environ={})
+    assert str(client.settings.base_url) == "http://localhost:8000"
+    assert client.settings.api_key is None
+    assert client.capabilities.requires_key is False
+
+
+@pytest.mark.parametrize(
+    ("target", "base_url"),
+    [
+        ("edumate+http://edumate.internal:8000", "http://edumate.internal:8000"),
+        ("edumate+http://10.0.0.5:8000/api", "http://10.0.0.5:8000/api"),
+        ("edumate://edumate.example.org", "https://edumate.example.org"),
+    ],
+)
+def test_url_forms(target, base_url):
+    """`edumate+http://host:8000` is plain HTTP; `edumate://host` is HTTPS."""
+    client = coursegen.connect(target, environ={})
+    assert str(client.settings.base_url) == base_url
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+async def test_an_assessment_from_a_collection(speed):
+    """Topic, collection and Bloom mix in; the asked questions out, normalized."""
+    sandbox = EduMateSandbox(speed=speed, letter_answer_rate=1.0)
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        assert job.snapshot.status is JobStatus.PENDING
+        assessment = await job.result()
+    assert levels(assessment) == Counter(MIX)
+    assert isinstance(assessment, Assessment)
+    assert [q.number for q in assessment.questions] == [1, 2, 3, 4]
+    for question in assessment.questions:
+        # Lettered options lose their letters; the letter answer points at the right one.
+        assert not question.options[0].startswith("A")
+        assert "answer to question" in question.correct_option
+        assert question.explanation
+    generated = sandbox.generation_jobs[0]
+    assert generated.params["blooms_requirements"] == "2 remember, 1 apply, 1 create"
+    assert job.snapshot.status is JobStatus.SUCCEEDED
+
+
+async def test_rq_intermediate_statuses_are_pending(speed):
+    """Scripted `scheduled` and `deferred` read PENDING, `started` RUNNING, words kept."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("succeed", duration=60, statuses=("scheduled", "deferred", "started")))
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        seen = [(s.vendor_status, s.status) async for s in job.watch()]
+    assert ("scheduled", JobStatus.PENDING) in seen
+    assert ("deferred", JobStatus.PENDING) in seen
+    assert ("started", JobStatus.RUNNING) in seen
+    assert seen[-1] == ("finished", JobStatus.SUCCEEDED)
+
+
+async def test_nothing_generated_is_a_failure_with_a_clear_reason(speed):
+    """An unknown collection finishes with `result: null`: JobFailed saying nothing came."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as client:
+        job = await client.submit(AssessmentRequest(topic="Tides", collection="edu_mate_none"))
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result()
+    snapshot = caught.value.snapshot
+    assert snapshot is not None
+    assert snapshot.status is JobStatus.FAILED
+    assert snapshot.vendor_status == "finished"
+    assert "generated nothing" in str(caught.value)
+
+
+async def test_a_timed_out_job_fails_with_the_tracebacks_last_line(speed):
+    """RQ's 600 s timeout: JobFailed with the traceback's last line; the whole one in raw."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("succeed", duration=900))
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        # The vendor's timeout runs from the job's start; our default deadline (also
+        # 600 s) from the submit, so it would give up first: wait without one.
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result(timeout=None)
+    snapshot = caught.value.snapshot
+    assert snapshot is not None
+    assert snapshot.error is not None
+    assert snapshot.error.message == TIMEOUT_LINE
+    assert snapshot.error.code == "rq.timeouts.JobTimeoutException"
+    assert str(caught.value).endswith(TIMEOUT_LINE)
+    assert snapshot.raw["error"].startswith("Traceback (most recent call last):")
+    assert snapshot.raw["error"].count("\n") > 5
+
+
+async def test_a_cancelled_job_is_job_failed_saying_so(speed):
+    """A job stopped at the server ends CANCELLED; result() raises JobFailed naming it."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("succeed", duration=300))
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        await anyio.sleep(30 / speed)
+        sandbox.cancel(job.id)
+        with pytest.raises(coursegen.JobFailed, match="stopped on the EduMate server"):
+            await job.result()
+    assert job.snapshot.status is JobStatus.CANCELLED
+
+
+# -- results that expire -------------------------------------------------------------------
+
+
+async def test_a_result_nobody_fetched_in_time_has_expired(speed):
+    """keep_results=False, nobody waits, > 500 s pass: JobExpired, clearly worded."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("succeed", duration=60))
+    async with connect(sandbox, keep_results=False) as client:
+        job = await client.submit(REQUEST)
+        await anyio.sleep(700 / speed)  # it finished at 60 s; its result went at 560 s
+        with pytest.raises(coursegen.JobExpired) as caught:
+            await job.result()
+    message = str(caught.value)
+    assert message.startswith(f"edumate job {job.id} expired")
+    assert "its result was not fetched before the vendor discarded it" in message
+    assert "keeps jobs about 500 s" in message
+    assert caught.value.snapshot is not None
+    assert caught.value.snapshot.status is JobStatus.EXPIRED
+    assert caught.value.token == job.token
+
+
+async def test_by_default_no_result_is_ever_lost(speed):
+    """The same scenario with default settings: the engine fetched it, nobody waiting."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("succeed", duration=60))
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        await anyio.sleep(700 / speed)
+        polls = len(sandbox.polls[job.id])
+        assessment = await job.result()
+        assert len(sandbox.polls[job.id]) == polls  # nothing left to ask
+    assert levels(assessment) == Counter(MIX)
+    assert await job.result() is assessment  # kept, even after the client closed
+
+
+async def test_a_job_this_client_never_saw_is_not_found(speed):
+    """A token for a job the server does not know (another server's) is NotFound."""
+    async with connect(EduMateSandbox(speed=speed)) as elsewhere:
+        token = (await elsewhere.submit(REQUEST)).token
+    async with connect(EduMateSandbox(speed=speed)) as client:
+        with pytest.raises(coursegen.NotFound) as caught:
+            await client.resume(token)
+    assert "does not know job" in str(caught.value)
+    assert json.loads(caught.value.raw or "") == {"status": None}
+
+
+# -- PDF sources ---------------------------------------------------------------------------
+
+
+async def test_a_pdf_becomes_an_assessment_through_both_vendor_jobs(speed):
+    """PDF bytes in, an Assessment out: one job for the user, chunking then chat for EduMate."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        assert job.id.startswith("chunking:")
+        seen = [snapshot async for snapshot in job.watch()]
+        assessment = await job.result()
+    assert levels(assessment) == Counter(MIX)
+    assert len(sandbox.chunking_jobs) == 1
+    assert len(sandbox.generation_jobs) == 1
+    chunked, generated = sandbox.chunking_jobs[0], sandbox.generation_jobs[0]
+    assert generated.collection == chunked.collection
+    assert generated.params["query"] == "Photosynthesis"
+    assert chunked.params["filename"] == "leaf.pdf"
+    assert job.id == generated.id
+    posts = [(r.method, r.path) for r in sandbox.requests if r.method == "POST"]
+    assert posts == [("POST", "/chunking"), ("POST", "/chat")]
+    assert [s.status for s in seen].count(JobStatus.SUCCEEDED) == 1
+    assert all(not s.status.is_terminal for s in seen[:-1])
+
+
+async def test_a_pdf_path_is_read_by_the_client(speed, tmp_path):
+    """A path as `source`: the client reads it, the vendor is told the file's name."""
+    path = tmp_path / "leaf-notes.pdf"
+    path.write_bytes(PDF)
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as client:
+        job = await client.submit(AssessmentRequest(topic="Photosynthesis", source=path))
+        assessment = await job.result()
+    assert isinstance(assessment, Assessment)
+    assert sandbox.chunking_jobs[0].params["filename"] == "leaf-notes.pdf"
+
+
+async def test_a_pdf_job_resumes_in_another_client_from_stage_one(speed):
+    """Stage one's token carries topic and mix: another client finishes the job."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as first:
+        job = await first.submit(pdf_request())
+        token = job.token
+    assert sandbox.generation_jobs == []
+    async with connect(sandbox) as second:
+        again = await second.resume(token)
+        assessment = await again.result()
+    assert levels(assessment) == Counter(MIX)
+    assert again.id == sandbox.generation_jobs[0].id
+    assert sandbox.generation_jobs[0].params["query"] == "Photosynthesis"
+
+
+async def test_a_pdf_job_resumes_from_stage_two(speed):
+    """Once generation began, the token names the generation job."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as first:
+        job = await first.submit(pdf_request())
+        async with aclosing(job.watch()) as snapshots:
+            async for snapshot in snapshots:
+                if not snapshot.job_id.startswith("chunking:"):
+                    break
+        token = job.token
+    async with connect(sandbox) as second:
+        assessment = await (await second.resume(token)).result()
+    assert levels(assessment) == Counter(MIX)
+    assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_refused_upload_is_a_failed_job(speed):
+    """A file the server refuses (HTTP 200 failed) fails the job at once: not a success."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as client:
+        job = await client.submit(
+            AssessmentRequest(topic="Notes", source=b"plain text", source_name="notes.txt")
+        )
+        assert job.snapshot.status is JobStatus.FAILED
+        with pytest.raises(coursegen.JobFailed, match=r"notes\.txt is not a PDF file"):
+            await job.result()
+    assert sandbox.jobs == {}
+
+
+async def test_a_failed_chunking_job_fails_the_job(speed):
+    """A chunking traceback ends the whole job FAILED with its last line; no chat job."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.script(JobScript("fail", duration=10))
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result()
+    assert str(caught.value).endswith("pypdf.errors.PdfReadError: EOF marker not found")
+    assert sandbox.generation_jobs == []
+
+
+# -- server errors -------------------------------------------------------------------------
+
+
+async def test_redis_down_is_retried_then_provider_unavailable(speed):
+    """Plain-text 500s on polls are retried; then ProviderUnavailable; the job survives."""
+    sandbox = EduMateSandbox(speed=speed)
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        sandbox.redis_down = True
+        before = len(sandbox.requests)
+        with pytest.raises(coursegen.ProviderUnavailable) as caught:
+            await job.wait()
+        assert len(sandbox.requests) - before == ATTEMPTS
+        sandbox.redis_down = False
+        assessment = await job.result()
+    assert caught.value.status_code == 500
+    assert caught.value.raw == "Internal Server Error"
+    assert "Redis" in str(caught.value)
+    assert levels(assessment) == Counter(MIX)
+
+
+async def test_redis_down_on_submit_is_not_retried(speed):
+    """A create is never repeated blindly: one plain-text 500, ProviderUnavailable."""
+    sandbox = EduMateSandbox(speed=speed)
+    sandbox.redis_down = True
+    async with connect(sandbox) as client:
+        with pytest.raises(coursegen.ProviderUnavailable):
+            await client.submit(REQUEST)
+    assert len(sandbox.requests) == 1
+
+
+def mock_server(handler: Any, speed: float) -> coursegen.Client:
+    return coursegen.connect(
+        "edumate+http://edumate.test:8000",
+        transport=httpx.MockTransport(handler),
+        speed=speed,
+        retry=RetryPolicy(attempts=2, initial=0.1),
+        environ={},
+    )
+
+
+async def test_a_422_from_the_server_names_the_missing_fields(speed):
+    """FastAPI's 422 reaches the user as InvalidRequest naming each missing field."""
+    detail = [
+        {"type": "missing", "loc": ["query", "collection_name"], "msg": "Field required"},
+        {"type": "missing", "loc": ["query", "query"], "msg": "Field required"},
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"detail": detail})
+
+    async with mock_server(handler, speed) as client:
+        with pytest.raises(coursegen.InvalidRequest) as caught:
+            await client.submit(REQUEST)
+    assert "missing query parameter 'collection_name'" in str(caught.value)
+    assert "missing query parameter 'query'" in str(caught.value)
+    assert caught.value.status_code == 422
+
+
+async def test_a_wrong_answer_names_the_question_not_a_key_error(speed):
+    """A finished job whose answer matches no option is MalformedResponse naming it."""
+    question = {
+        "question_no": 4,
+        "bloom_level": "apply",
+        "question": "Where does photosynthesis happen?",
+        "answer_options": ["Roots", "Leaves", "Stems", "Flowers"],
+        "correct_answer": "Chloroplasts",
+        "explaination": "...",
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json={"status": "queued", "job_id": "j1"})
+        return httpx.Response(200, json={"status": "finished", "result": {"mcqs": [question]}})
+
+    async with mock_server(handler, speed) as client:
+        job = await client.submit(REQUEST)
+        with pytest.raises(coursegen.MalformedResponse) as caught:
+            await job.wait()
+    assert "question 1 of the result (question_no 4)" in str(caught.value)
+    assert "'Chloroplasts'" in str(caught.value)
+    assert json.loads(caught.value.raw or "")["result"]["mcqs"][0] == question
