@@ -1,4 +1,4 @@
-"""The adapter toolkit in `coursegen._wire`: bodies, shapes, error classes, pacing headers."""
+"""The adapter toolkit in `coursegen.wire`: bodies, shapes, error classes, pacing headers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import cattrs
 import httpx
 import pytest
 
-from coursegen._adapter import RateLimitState
-from coursegen._errors import (
+from coursegen import (
     AuthenticationError,
     Conflict,
     InvalidRequest,
@@ -22,8 +21,9 @@ from coursegen._errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
+    RateLimitState,
 )
-from coursegen._wire import (
+from coursegen.wire import (
     camel_case,
     camel_case_converter,
     error_class_for_status,

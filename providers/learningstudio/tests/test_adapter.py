@@ -20,38 +20,34 @@ from typing import Any
 import httpx
 import pytest
 
-from coursegen._adapter import (
+from coursegen import (
     Adapter,
-    Exporter,
-    Operation,
-    RateLimit,
-    RateLimitState,
-    WebhookReader,
-)
-from coursegen._errors import (
+    AssessmentRequest,
     AuthenticationError,
     ConfigurationError,
     Conflict,
+    Course,
+    CourseRequest,
+    Exporter,
+    ExportResult,
     InvalidRequest,
+    JobErrorInfo,
+    JobStatus,
     MalformedResponse,
     NotFound,
+    Operation,
     PermissionDenied,
     ProviderError,
     ProviderUnavailable,
     QuotaExceeded,
+    RateLimit,
     RateLimited,
+    RateLimitState,
+    Settings,
     UnsupportedFeature,
+    WebhookReader,
 )
-from coursegen._models import (
-    AssessmentRequest,
-    Course,
-    CourseRequest,
-    ExportResult,
-    JobErrorInfo,
-    JobStatus,
-)
-from coursegen._settings import Settings
-from coursegen_learningstudio._adapter import LearningStudio
+from coursegen_learningstudio import LearningStudio
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "ls_live_4f9b2c7d1e8a6f30"

@@ -11,7 +11,6 @@ import respx
 
 import coursegen
 from coursegen import CourseRequest, JobStatus, RetryPolicy
-from coursegen._job import JobToken
 from coursegen.sandbox import Faults
 from coursegen_learningstudio.sandbox import DEMO_KEY, Account, LearningStudioSandbox
 
@@ -147,8 +146,10 @@ async def test_vendor_validation_error(speed: float) -> None:
 
 async def test_unknown_job_is_not_found(speed: float) -> None:
     """Resuming a job the vendor does not know ends in NotFound."""
-    sandbox = LearningStudioSandbox(speed=speed)
-    token = JobToken("learningstudio", "nope", "learningstudioai.com").encode()
+    elsewhere = LearningStudioSandbox(speed=speed)
+    async with connect(elsewhere) as client:
+        token = (await client.submit(REQUEST)).token  # a job this vendor never made
+    sandbox = LearningStudioSandbox(speed=speed, seed=1)
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.NotFound) as caught:
             await client.resume(token)
