@@ -70,6 +70,8 @@ class ProviderRuntime:
         self.time_scale = time_scale
         self.host = host
         self.durations = DurationModel()
+        # Protocol isinstance checks are slow, and asked after every poll: ask once.
+        self.staged = adapter if isinstance(adapter, StagedAdapter) else None
 
     @property
     def name(self) -> str:
@@ -263,8 +265,9 @@ class Engine:
                 self._waiting[budget] = deque([tracked])
                 self._push(at, budget)
                 return
-            budget.take(now)
-        self._start(tracked)
+            self._start(tracked, budget.take(now))
+            return
+        self._start(tracked, None)
 
     def _drain(self, budget: RateBudget, now: float) -> None:
         queue = self._waiting[budget]
@@ -277,17 +280,16 @@ class Engine:
             if tracked.interest == 0:
                 tracked.state = _State.IDLE
                 continue
-            budget.take(now)
-            self._start(tracked)
+            self._start(tracked, budget.take(now))
         del self._waiting[budget]
 
-    def _start(self, tracked: Tracked) -> None:
+    def _start(self, tracked: Tracked, reserved_at: float | None) -> None:
         assert self._tg is not None, "the engine is not running"  # noqa: S101 - internal invariant
         tracked.state = _State.IN_FLIGHT
         self.polls_sent += 1
-        self._tg.start_soon(self._poll, tracked)
+        self._tg.start_soon(self._poll, tracked, reserved_at)
 
-    async def _poll(self, tracked: Tracked) -> None:
+    async def _poll(self, tracked: Tracked, reserved_at: float | None) -> None:
         runtime = tracked.runtime
         adapter = runtime.adapter
         try:
@@ -296,10 +298,10 @@ class Engine:
                     Operation.POLL,
                     adapter.poll(tracked.job_id),
                     partial(adapter.read_snapshot, tracked.job_id),
-                    reserved=True,
+                    reserved_at=reserved_at,
                 )
-                if isinstance(adapter, StagedAdapter):
-                    snapshot = await self._next_stage(tracked, adapter, snapshot)
+                if runtime.staged is not None:
+                    snapshot = await self._next_stage(tracked, runtime.staged, snapshot)
         except NotFound as exc:
             tracked.state = _State.IDLE
             if runtime.policy.result_ttl is None:

@@ -99,16 +99,22 @@ class Sender:
         self.retry = retry
         self.time_scale = time_scale
         self.rng = rng
+        # Looked up on every request: the adapter's scope and policy do not change.
+        self._budget_of: dict[Operation, RateBudget | None] = {}
 
     def budget(self, operation: Operation) -> RateBudget | None:
         """The budget this sender spends for `operation` (None: the vendor sets no limit)."""
-        return self.budgets.get(
-            self.adapter.name,
-            self.adapter.rate_scope,
-            operation,
-            self.adapter.policy.rate_limits.get(operation),
-            self.time_scale,
-        )
+        try:
+            return self._budget_of[operation]
+        except KeyError:
+            budget = self._budget_of[operation] = self.budgets.get(
+                self.adapter.name,
+                self.adapter.rate_scope,
+                operation,
+                self.adapter.policy.rate_limits.get(operation),
+                self.time_scale,
+            )
+            return budget
 
     async def send(
         self,
@@ -117,21 +123,32 @@ class Sender:
         read: Callable[[httpx.Response], T],
         *,
         idempotent: bool = False,
-        reserved: bool = False,
+        reserved_at: float | None = None,
     ) -> T:
         """Send until a readable answer or a final error; `read` parses a 2xx response.
 
-        `reserved` says the caller already took this attempt's place in the budget.
+        `reserved_at` says the caller already took the first attempt's place in the
+        budget, at that loop time.
         """
         self._check_host(request)
         budget = self.budget(operation)
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
         for attempt in range(1, self.retry.attempts + 1):
-            if budget is not None and not (reserved and attempt == 1):
-                await budget.acquire()
-            outcome = await self._attempt(
-                operation, request, read, budget, attempt=attempt, safe_to_repeat=safe_to_repeat
-            )
+            sent_at = reserved_at if attempt == 1 else None
+            if budget is not None and sent_at is None:
+                sent_at = await budget.acquire()
+            try:
+                outcome = await self._attempt(
+                    operation,
+                    request,
+                    read,
+                    budget,
+                    attempt=attempt,
+                    safe_to_repeat=safe_to_repeat,
+                )
+            finally:
+                if budget is not None and sent_at is not None:
+                    budget.settle(sent_at, anyio.current_time())
             if not isinstance(outcome, _Retry):
                 return outcome
             if attempt == self.retry.attempts:

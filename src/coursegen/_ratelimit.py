@@ -67,18 +67,34 @@ class RateBudget:
             at = max(at, self._sent[len(self._sent) - self.limit] + self.window)
         return at
 
-    def take(self, now: float) -> None:
+    def take(self, now: float) -> float:
+        """Spend a send at `now`; returns the time to `settle` it with."""
         bisect.insort(self._sent, now)
+        return now
 
-    async def acquire(self) -> None:
-        """Wait, first come first served, until a send is allowed; then spend it."""
+    def settle(self, sent_at: float, answered_at: float) -> None:
+        """The send taken at `sent_at` was answered (or failed) at `answered_at`.
+
+        The vendor counted it somewhere in between, when it arrived, which we cannot see:
+        a send queued in a connection pool, or slow on the wire, arrives late. Counting it
+        from the answer makes sure the next window starts after the vendor's own.
+        """
+        index = bisect.bisect_left(self._sent, sent_at)
+        if index < len(self._sent) and self._sent[index] == sent_at:
+            del self._sent[index]
+            bisect.insort(self._sent, answered_at)
+
+    async def acquire(self) -> float:
+        """Wait, first come first served, until a send is allowed; then spend it.
+
+        Returns the time it was taken, to `settle` it with.
+        """
         async with self._turn:
             while True:
                 now = anyio.current_time()
                 at = self.available_at(now)
                 if at <= now:
-                    self.take(now)
-                    return
+                    return self.take(now)
                 await anyio.sleep(at - now)
 
     def observe(self, state: RateLimitState, now: float) -> None:

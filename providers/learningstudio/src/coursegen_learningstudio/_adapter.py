@@ -165,6 +165,14 @@ class LearningStudio:
 
     _api_key: Secret = attrs.field(alias="api_key", repr=False)
     _base_url: httpx.URL = attrs.field(alias="base_url", converter=httpx.URL)
+    # Built once: a URL is parsed on every poll otherwise, a good share of its cost.
+    _root: str = attrs.field(init=False)
+
+    @_root.default
+    def _root_of_base(self) -> str:
+        # Relative to the base's path, so a base behind a path prefix
+        # (https://gateway.example/learningstudio) keeps its prefix.
+        return str(self._base_url.copy_with(path=self._base_url.path.rstrip("/") + "/"))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -412,11 +420,8 @@ class LearningStudio:
 
     # ------------------------------------------------------------------- helpers
 
-    def _url(self, *segments: str) -> httpx.URL:
-        # Relative to the base's path, so a base behind a path prefix
-        # (https://gateway.example/learningstudio) keeps its prefix.
-        root = self._base_url.copy_with(path=self._base_url.path.rstrip("/") + "/")
-        return root.join("/".join(segments))
+    def _url(self, *segments: str) -> str:
+        return self._root + "/".join(segments)
 
     def _path_segment(self, identifier: str, what: str) -> str:
         if not identifier:
@@ -430,7 +435,7 @@ class LearningStudio:
             "Accept": "application/json",
         }
 
-    def _post(self, url: httpx.URL, payload: Mapping[str, Any]) -> httpx.Request:
+    def _post(self, url: str, payload: Mapping[str, Any]) -> httpx.Request:
         try:
             # `allow_nan=False`: NaN and Infinity are not JSON, and the vendor would refuse them.
             content = json.dumps(
@@ -443,7 +448,7 @@ class LearningStudio:
 
     def _check_same_origin(self, poll_url: str, response: httpx.Response) -> None:
         try:
-            target = self._url().join(poll_url)
+            target = httpx.URL(self._root).join(poll_url)
         except httpx.InvalidURL as exc:
             raise self._malformed(f"pollUrl is not a URL: {poll_url!r}", response) from exc
         base = self._base_url
