@@ -55,6 +55,22 @@ class DurationModel:
         index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
         return self._sorted[index]
 
+    def chance_ended(self, since: float, age: float) -> float:
+        """How likely a job not ended at age `since` has ended by age `age` (0.5: unknown).
+
+        The engine ranks jobs waiting for a rate budget by it, so the scarce polls go to
+        the jobs most likely to have something new to say.
+        """
+        if not self.ready:
+            return 0.5
+        total = len(self._sorted)
+        before = bisect.bisect_right(self._sorted, since)
+        by_now = bisect.bisect_right(self._sorted, age)
+        still_running = total - before
+        if still_running == 0:
+            return 1.0  # older than every job we saw end: it is overdue, ask it first
+        return (by_now - before) / still_running
+
     def next_poll(self, age: float, floor: float, ceiling: float) -> float | None:
         """Seconds from now until the next poll of a job `age` seconds old.
 

@@ -108,6 +108,7 @@ class Tracked:
         "next_at",
         "next_due",
         "runtime",
+        "settled_signal",
         "snapshot",
         "state",
         "submitted_at",
@@ -131,6 +132,14 @@ class Tracked:
         self.next_due = math.inf  # when it is due in the heap, while SCHEDULED
         self.cadence: float | None = None  # vendor seconds between polls without a hint
         self.listeners: list[Callable[[Tracked], None]] = []
+        # Made by the first waiter that needs it: waiters for the end only wake at the end.
+        self.settled_signal: anyio.Event | None = None
+
+    def until_settled(self) -> anyio.Event:
+        """An event set when the job next settles (ends, or its polling fails for good)."""
+        if self.settled_signal is None:
+            self.settled_signal = anyio.Event()
+        return self.settled_signal
 
     @property
     def settled(self) -> bool:
@@ -141,6 +150,9 @@ class Tracked:
         self.changed.set()
         self.changed = anyio.Event()
         if self.settled:
+            if self.settled_signal is not None:
+                self.settled_signal.set()
+                self.settled_signal = None
             for listener in list(self.listeners):
                 listener(self)
 
@@ -155,9 +167,14 @@ class Engine:
         self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
-        self._waiting: dict[RateBudget, deque[Tracked]] = {}
+        # Due jobs waiting for a place in their budget: a heap per budget, the job most
+        # likely to have ended first (first come first served among equals).
+        self._waiting: dict[RateBudget, list[tuple[float, int, Tracked]]] = {}
         self._wake = anyio.Event()
-        self._limiter = anyio.CapacityLimiter(max_in_flight)
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        # Polls with a place in their budget but none among the requests in flight.
+        self._overflow: deque[tuple[Tracked, float | None]] = deque()
         self._tg: TaskGroup | None = None
         self._tracked: weakref.WeakValueDictionary[tuple[str, str], Tracked] = (
             weakref.WeakValueDictionary()
@@ -255,19 +272,29 @@ class Engine:
         budget = tracked.runtime.sender.budget(Operation.POLL)
         if budget is not None:
             queue = self._waiting.get(budget)
-            if queue is not None:
-                tracked.state = _State.QUEUED
-                queue.append(tracked)
-                return
-            at = budget.available_at(now)
-            if at > now:
-                tracked.state = _State.QUEUED
-                self._waiting[budget] = deque([tracked])
+            if queue is None:
+                at = budget.available_at(now)
+                if at <= now:
+                    self._start(tracked, budget.take(now))
+                    return
+                queue = self._waiting[budget] = []
                 self._push(at, budget)
-                return
-            self._start(tracked, budget.take(now))
+            tracked.state = _State.QUEUED
+            heapq.heappush(queue, (-self._chance(tracked, now), next(self._seq), tracked))
             return
         self._start(tracked, None)
+
+    @staticmethod
+    def _chance(tracked: Tracked, now: float) -> float:
+        """How likely `tracked` ended since its last poll, by its provider's durations."""
+        runtime = tracked.runtime
+        if tracked.submitted_at is None:
+            return 0.0
+        scale = runtime.time_scale
+        return runtime.durations.chance_ended(
+            (tracked.last_polled - tracked.submitted_at) * scale,
+            (now - tracked.submitted_at) * scale,
+        )
 
     def _drain(self, budget: RateBudget, now: float) -> None:
         queue = self._waiting[budget]
@@ -276,7 +303,7 @@ class Engine:
             if at > now:
                 self._push(at, budget)
                 return
-            tracked = queue.popleft()
+            _, _, tracked = heapq.heappop(queue)
             if tracked.interest == 0:
                 tracked.state = _State.IDLE
                 continue
@@ -286,22 +313,36 @@ class Engine:
     def _start(self, tracked: Tracked, reserved_at: float | None) -> None:
         assert self._tg is not None, "the engine is not running"  # noqa: S101 - internal invariant
         tracked.state = _State.IN_FLIGHT
+        if self._in_flight >= self._max_in_flight:
+            self._overflow.append((tracked, reserved_at))
+            return
+        self._in_flight += 1
         self.polls_sent += 1
         self._tg.start_soon(self._poll, tracked, reserved_at)
 
+    def _finished_one(self) -> None:
+        self._in_flight -= 1
+        if self._overflow:
+            self._start(*self._overflow.popleft())
+
     async def _poll(self, tracked: Tracked, reserved_at: float | None) -> None:
+        try:
+            await self._poll_once(tracked, reserved_at)
+        finally:
+            self._finished_one()
+
+    async def _poll_once(self, tracked: Tracked, reserved_at: float | None) -> None:
         runtime = tracked.runtime
         adapter = runtime.adapter
         try:
-            async with self._limiter:
-                snapshot = await runtime.sender.send(
-                    Operation.POLL,
-                    adapter.poll(tracked.job_id),
-                    partial(adapter.read_snapshot, tracked.job_id),
-                    reserved_at=reserved_at,
-                )
-                if runtime.staged is not None:
-                    snapshot = await self._next_stage(tracked, runtime.staged, snapshot)
+            snapshot = await runtime.sender.send(
+                Operation.POLL,
+                adapter.poll(tracked.job_id),
+                partial(adapter.read_snapshot, tracked.job_id),
+                reserved_at=reserved_at,
+            )
+            if runtime.staged is not None:
+                snapshot = await self._next_stage(tracked, runtime.staged, snapshot)
         except NotFound as exc:
             tracked.state = _State.IDLE
             if runtime.policy.result_ttl is None:

@@ -125,8 +125,7 @@ class Job:
         try:
             with anyio.fail_after(seconds), self._engine.interest(tracked):
                 while not tracked.snapshot.status.is_terminal:
-                    changed = tracked.changed
-                    await changed.wait()
+                    await tracked.until_settled().wait()
                     if tracked.error is not None and not tracked.snapshot.status.is_terminal:
                         raise tracked.error
         except TimeoutError:
