@@ -387,3 +387,31 @@ def test_parse_rate_limit_ignores_garbage():
 def test_parse_rate_limit_without_headers_is_none():
     """A response without any of the fields gives None."""
     assert parse_rate_limit_headers({"Content-Type": "application/json"}) is None
+
+
+def test_provider_error_classifies_by_code_then_status_and_keeps_the_body() -> None:
+    """The vendor's code table wins over the status; a bodiless error says whose it is."""
+    from coursegen.wire import provider_error
+
+    quota = provider_error(
+        httpx.Response(403, text='{"code": "SPENT"}'),
+        provider="p",
+        vendor="Vendor",
+        code="SPENT",
+        message="spent",
+        codes={"SPENT": QuotaExceeded},
+    )
+    assert type(quota) is QuotaExceeded
+    assert quota.raw == '{"code": "SPENT"}'
+    slow = provider_error(
+        httpx.Response(429, text="<html>"),
+        provider="p",
+        vendor="Vendor",
+        code=None,
+        message=None,
+        codes={},
+        retry_after=7.0,
+    )
+    assert isinstance(slow, RateLimited)
+    assert slow.retry_after == 7.0
+    assert slow.message == "HTTP 429 Too Many Requests, without a Vendor error message"

@@ -65,6 +65,7 @@ __all__ = [
     "parse_json",
     "parse_rate_limit_headers",
     "parse_retry_after",
+    "provider_error",
     "read_json",
     "structure",
 ]
@@ -197,6 +198,39 @@ def error_class_for_status(status: int) -> type[ProviderError]:
     if status >= 500:  # noqa: PLR2004 - the server-error class, by definition of HTTP
         return ProviderUnavailable
     return _ERROR_BY_STATUS.get(status, ProviderError)
+
+
+def provider_error(
+    response: httpx.Response,
+    *,
+    provider: str,
+    vendor: str,
+    code: str | None,
+    message: str | None,
+    codes: Mapping[str, type[ProviderError]],
+    retry_after: float | None = None,
+) -> ProviderError:
+    """The typed error of an unsuccessful response, from the vendor's code and message.
+
+    The class comes from `codes` (the vendor's code table) first and from the HTTP status
+    otherwise; with no vendor message (a proxy's page) the message says so, naming
+    `vendor`. `raw` is always the body as received; `retry_after` reaches a `RateLimited`.
+    The caller redacts the message first if the vendor might echo a secret in it.
+    """
+    status = response.status_code
+    error_class = codes.get(code or "") or error_class_for_status(status)
+    if not message:
+        reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+        message = f"HTTP {status}{reason}, without a {vendor} error message"
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "status_code": status,
+        "vendor_code": code,
+        "raw": response.text,
+    }
+    if issubclass(error_class, RateLimited):
+        return error_class(message, retry_after=retry_after, **fields)
+    return error_class(message, **fields)
 
 
 # --------------------------------------------------------------------------- pacing

@@ -7,8 +7,8 @@ these, so that anything unreadable becomes `MalformedResponse` with the raw body
 - `structure`: cattrs structuring whose errors name the JSON path that was wrong.
 - `camel_case_converter`: one cattrs Converter per vendor, renaming snake_case fields
   to camelCase on the wire, strict about types (no `null` turned into `"None"`).
-- `error_class_for_status`: the `ProviderError` subclass for an HTTP status, for
-  codes a vendor's table does not name.
+- `provider_error`: the typed error of an unsuccessful response, by the vendor's code
+  table first and `error_class_for_status` (the class of an HTTP status) otherwise.
 - `parse_retry_after`, `parse_rate_limit_headers`: `Retry-After` and `RateLimit-*` /
   `X-RateLimit-*` headers as seconds from now, without reading a clock.
 """
@@ -20,6 +20,7 @@ from ._wire import (
     parse_json,
     parse_rate_limit_headers,
     parse_retry_after,
+    provider_error,
     read_json,
     structure,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "parse_json",
     "parse_rate_limit_headers",
     "parse_retry_after",
+    "provider_error",
     "read_json",
     "structure",
 ]

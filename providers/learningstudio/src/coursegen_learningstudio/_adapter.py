@@ -55,10 +55,10 @@ from coursegen import (
     WebhookEvent,
 )
 from coursegen.wire import (
-    error_class_for_status,
     parse_json,
     parse_rate_limit_headers,
     parse_retry_after,
+    provider_error,
     read_json,
     structure,
 )
@@ -299,25 +299,14 @@ class LearningStudio:
         proxy's plain-text 502) still gives the status's error. `raw` is always the body.
         """
         error = self._error_body(response)
-        code = error.code if error else None
-        status = response.status_code
-        error_class = _ERRORS_BY_CODE.get(code or "") or error_class_for_status(status)
-        if error is not None and error.message:
-            message = self._redact(error.message)
-        else:
-            reason = f" {response.reason_phrase}" if response.reason_phrase else ""
-            message = f"HTTP {status}{reason}, without a LearningStudioAI error message"
-        if error_class is RateLimited:
-            return RateLimited(
-                message,
-                retry_after=self._retry_after(response),
-                provider=self.name,
-                status_code=status,
-                vendor_code=code,
-                raw=response.text,
-            )
-        return error_class(
-            message, provider=self.name, status_code=status, vendor_code=code, raw=response.text
+        return provider_error(
+            response,
+            provider=self.name,
+            vendor="LearningStudioAI",
+            code=error.code if error else None,
+            message=self._redact(error.message) if error and error.message else None,
+            codes=_ERRORS_BY_CODE,
+            retry_after=self._retry_after(response),
         )
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:

@@ -71,10 +71,10 @@ from coursegen import (
     WebhookVerificationError,
 )
 from coursegen.wire import (
-    error_class_for_status,
     parse_json,
     parse_rate_limit_headers,
     parse_retry_after,
+    provider_error,
     read_json,
     structure,
 )
@@ -352,24 +352,14 @@ class TutorFlow:
         proxy's page, a framework's default error) still gives the status's error; `raw`
         is always the body as received."""
         code, vendor_message = _error_fields(response)
-        status = response.status_code
-        error_class = _ERRORS_BY_CODE.get(code or "") or error_class_for_status(status)
-        if vendor_message:
-            message = self._redact(vendor_message)
-        else:
-            reason = f" {response.reason_phrase}" if response.reason_phrase else ""
-            message = f"HTTP {status}{reason}, without a TutorFlow error message"
-        if error_class is RateLimited:
-            return RateLimited(
-                message,
-                retry_after=self._retry_after(response),
-                provider=self.name,
-                status_code=status,
-                vendor_code=code,
-                raw=response.text,
-            )
-        return error_class(
-            message, provider=self.name, status_code=status, vendor_code=code, raw=response.text
+        return provider_error(
+            response,
+            provider=self.name,
+            vendor="TutorFlow",
+            code=code,
+            message=self._redact(vendor_message) if vendor_message else None,
+            codes=_ERRORS_BY_CODE,
+            retry_after=self._retry_after(response),
         )
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
