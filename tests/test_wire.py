@@ -30,6 +30,7 @@ from coursegen.wire import (
     parse_json,
     parse_rate_limit_headers,
     parse_retry_after,
+    provider_error,
     read_json,
     structure,
 )
@@ -391,8 +392,6 @@ def test_parse_rate_limit_without_headers_is_none():
 
 def test_provider_error_classifies_by_code_then_status_and_keeps_the_body() -> None:
     """The vendor's code table wins over the status; a bodiless error says whose it is."""
-    from coursegen.wire import provider_error
-
     quota = provider_error(
         httpx.Response(403, text='{"code": "SPENT"}'),
         provider="p",
