@@ -32,7 +32,7 @@ import coursegen
 from coursegen import CourseRequest, Operation, PollPolicy, Settings
 from coursegen_learningstudio import LearningStudio
 
-from ._contenders import subject
+from ._contenders import SEED, subject
 from ._measure import CountingTransport, VendorTime, in_process
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ def _client(target: Target, transport: httpx.AsyncBaseTransport) -> coursegen.Cl
         api_key=target.key,
         time_scale=target.clock.speed,
     )
-    return coursegen.Client(_PollBudgetOnly.from_settings(settings), settings, transport=transport)
+    return coursegen.Client(
+        _PollBudgetOnly.from_settings(settings), settings, transport=transport, seed=SEED
+    )
 
 
 def _traced_client_bytes() -> int:

@@ -9,9 +9,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._measure import Run
+    from ._mixed import MixedRun
     from ._overhead import Overhead
 
-__all__ = ["plot", "table", "target_lines", "targets"]
+__all__ = ["mixed_table", "mixed_targets", "plot", "table", "target_lines", "targets"]
 
 _BASELINE = "naive loop"
 
@@ -138,6 +139,64 @@ def targets(
                 timing.yielded == timing.jobs,
             ),
         ]
+    return found
+
+
+def mixed_table(runs: list[MixedRun]) -> list[str]:
+    """One row per vendor of the mixed fleet (figures from each simulator's own log)."""
+    head = [
+        "vendor",
+        "jobs",
+        "results",
+        "lost to expiry",
+        "failed",
+        "requests",
+        "req/job",
+        "429s",
+        "delay median s",
+        "delay p99 s",
+        "last result s",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in runs:
+        row = [
+            run.contender,
+            f"{run.jobs:,}",
+            f"{run.collected:,}",
+            f"{run.expired:,}",
+            f"{run.failed:,}",
+            f"{run.requests:,}",
+            _num(run.requests_per_job, 2),
+            f"{run.rate_limited:,}",
+            _num(run.delay_median),
+            _num(run.delay_p99),
+            _num(run.time_to_last, 0),
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def mixed_targets(runs: list[MixedRun]) -> list[tuple[str, str, bool | None]]:
+    """The mixed fleet's lines: results lost to expiry (target zero), then each vendor."""
+    jobs = max(run.jobs for run in runs)
+    where = f"mixed fleet, {jobs:,} jobs per vendor, one client each, virtual time"
+    lost = sum(run.expired for run in runs)
+    by_vendor = ", ".join(f"{run.contender} {run.expired}" for run in runs)
+    found: list[tuple[str, str, bool | None]] = [
+        (f"{where}: zero results lost to expiry", f"{lost} ({by_vendor})", lost == 0),
+    ]
+    found += [
+        (
+            f"{where}: {run.contender}",
+            (
+                f"{run.collected:,}/{run.jobs:,} results, {run.requests_per_job:.2f} req/job, "
+                f"{run.rate_limited:,} 429s, median delay {run.delay_median:.1f} s "
+                f"(p99 {run.delay_p99:.1f} s)"
+            ),
+            None,
+        )
+        for run in runs
+    ]
     return found
 
 

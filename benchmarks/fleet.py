@@ -15,9 +15,10 @@ Scenarios (see benchmarks/README.md for what each measures and why):
    the `p99 latency` column shows.
 3. overhead: 10,000 jobs tracked by one client in-process: CPU per poll against a raw
    httpx request, memory per tracked job, `as_completed` order.
-4. mixed: one client per vendor, all in one process; needs the TutorFlow and EduMate
-   simulators. Only the check is written: it reports them missing (`MIXED` lists each
-   vendor's request); the run itself is still to be written.
+4. mixed: one client per vendor (LearningStudioAI, TutorFlow, EduMate), all in one
+   process on trio's MockClock, each vendor's fleet submitted at once and awaited with
+   `as_completed` per client, in one task group: results, requests per job, 429s,
+   detection delay, and EduMate results lost to expiry (target: none).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import time
 import tracemalloc
@@ -40,17 +42,13 @@ if __package__ in {None, ""}:  # run as `python benchmarks/fleet.py`: import as 
 import anyio
 import trio.testing
 
-import coursegen
-from coursegen import AssessmentRequest, CourseRequest
-
-from ._contenders import CONTENDERS, lower_bound, raw_request_cpu, subject
+from ._contenders import CONTENDERS, SEED, lower_bound, raw_request_cpu
 from ._measure import Run, in_process, served
+from ._mixed import MixedRun, mixed, mixed_missing
 from ._overhead import overhead
-from ._report import plot, table, target_lines, targets
+from ._report import mixed_table, mixed_targets, plot, table, target_lines, targets
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ._overhead import Overhead
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,14 +56,6 @@ OUT = ROOT / "benchmarks" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-fleet.svg"
 VENDOR = "learningstudio"
-
-# The mixed fleet: one entry per vendor, the request its jobs make. A vendor whose
-# plugin or simulator is not installed is reported and the mixed fleet skipped.
-MIXED: dict[str, Callable[[int], coursegen.Request]] = {
-    "learningstudio": lambda i: CourseRequest(subject=subject(i)),
-    "tutorflow": lambda i: CourseRequest(subject=subject(i)),
-    "edumate": lambda i: AssessmentRequest(topic=subject(i), collection="edu_mate_bench"),
-}
 
 
 def _virtual(contender: str, jobs: int) -> Run:
@@ -78,9 +68,32 @@ def _virtual(contender: str, jobs: int) -> Run:
         run.bound = lower_bound(target, jobs)
         _cross_check(run, target.stats)
 
+    _seed_everything()
     clock = trio.testing.MockClock(autojump_threshold=0)
     anyio.run(main, backend="trio", backend_options={"clock": clock})
     return run
+
+
+def _seed_everything() -> None:
+    """The clients get `seed=SEED`; stamina's jitter draws from the global RNG: seed it.
+
+    That makes coursegen's virtual-time figures repeat exactly. The stamina loop's still
+    move by a request or two: trio shuffles runnable tasks with an unseeded RNG of its
+    own, so its many tasks' retries interleave a little differently each run.
+    """
+    random.seed(SEED)
+
+
+def _mixed(jobs: int, edumate_workers: int) -> list[MixedRun]:
+    """Every vendor's fleet at once, one client each, on trio's virtual clock."""
+    fleet = dict.fromkeys(("learningstudio", "tutorflow", "edumate"), jobs)
+    _seed_everything()
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    return anyio.run(
+        lambda: mixed(fleet, seed=SEED, edumate_workers=edumate_workers),
+        backend="trio",
+        backend_options={"clock": clock},
+    )
 
 
 def _served(contender: str, jobs: int, speed: float) -> Run:
@@ -108,11 +121,6 @@ def _cross_check(run: Run, stats: dict[str, Any]) -> None:
 def _raw(speed: float) -> float:
     with served(VENDOR, speed) as target:
         return anyio.run(raw_request_cpu, target, 300, backend="asyncio")
-
-
-def _mixed_missing() -> list[str]:
-    providers = coursegen.default_registry().providers
-    return [name for name in MIXED if name not in providers or providers[name].sandbox is None]
 
 
 def _machine() -> str:
@@ -163,6 +171,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=50.0,
         help="vendor seconds per real second of the served simulator",
     )
+    parser.add_argument(
+        "--mixed-jobs",
+        type=int,
+        default=300,
+        help="jobs per vendor in the mixed fleet (LearningStudioAI courses, TutorFlow "
+        "courses, EduMate assessments)",
+    )
+    parser.add_argument(
+        "--mixed-edumate-workers",
+        type=int,
+        default=10,
+        help="RQ workers of the EduMate simulator in the mixed fleet (its default, one, "
+        "queues 300 assessments for six vendor hours)",
+    )
     parser.add_argument("--overhead-jobs", type=int, default=10_000)
     parser.add_argument("--overhead-speed", type=float, default=500.0)
     parser.add_argument(
@@ -191,10 +213,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = args.served_sizes = [30, 100]
         args.overhead_jobs = 1000
         args.target_jobs = 100
+        args.mixed_jobs = 30
     return args
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear script
+def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 - one linear script
     args = _parse(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -202,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     served_runs: list[Run] = []
     raw_cpu: float | None = None
     over: tuple[Overhead, Overhead] | None = None
+    mixed_runs: list[MixedRun] = []
     notes: list[str] = []
 
     if "virtual" not in args.skip:
@@ -239,23 +263,27 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         )
 
     if "mixed" not in args.skip:
-        missing = _mixed_missing()
-        why = (
-            "no simulator installed for " + ", ".join(missing) + " (`coursegen providers`)"
-            if missing
-            else "the mixed-fleet run is still to be written"
-        )
-        notes.append(
-            f"Mixed fleet (all three vendors) not run: {why}. Each vendor's request is "
-            "listed in `MIXED` in benchmarks/fleet.py."
-        )
-        print(notes[-1])
+        missing = mixed_missing()
+        if missing:
+            notes.append(
+                "Mixed fleet (all three vendors) not run: no simulator installed for "
+                + ", ".join(missing)
+                + " (`coursegen providers`). Each vendor's request is listed in `MIXED` "
+                "in benchmarks/_mixed.py."
+            )
+            print(notes[-1])
+        else:
+            mixed_runs = _mixed(args.mixed_jobs, args.mixed_edumate_workers)
+            for run in mixed_runs:
+                print(f"mixed    {run.contender:13} {run.jobs:6,} jobs: {_brief(run)}", flush=True)
 
     elapsed = time.perf_counter() - started
     found = targets(virtual, over, jobs=args.target_jobs, label="virtual time")
     if served_runs:
         found += targets(served_runs, None, jobs=args.target_jobs, label=f"served {args.speed:g}x")
-    sections = _sections(virtual, served_runs, raw_cpu, over, found, notes, args)
+    if mixed_runs:
+        found += mixed_targets(mixed_runs)
+    sections = _sections(virtual, served_runs, raw_cpu, over, mixed_runs, found, notes, args)
     print("\n".join(sections))
     print(f"\n({elapsed:,.0f} s)")
 
@@ -267,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
         "served": [r.to_json() for r in served_runs],
         "raw_request_cpu": raw_cpu,
         "overhead": [o.to_json() for o in over] if over else None,
+        "mixed": [r.to_json() for r in mixed_runs],
         "seconds": elapsed,
     }
     (OUT / f"fleet-{stamp}.json").write_text(json.dumps(raw, indent=2))
@@ -282,8 +311,12 @@ def _brief(run: Run) -> str:
     text = (
         f"{run.collected:,} results, {run.requests:,} requests ({run.requests_per_job:.2f}/job), "
         f"{run.rate_limited:,} 429s, delay median {run.delay_median:.1f} s p99 "
-        f"{run.delay_p99:.1f} s, last {run.time_to_last:,.0f} s = {run.bound_ratio:.3f}x bound"
+        f"{run.delay_p99:.1f} s, last {run.time_to_last:,.0f} s"
     )
+    if isinstance(run, MixedRun):
+        text += f", {run.expired:,} expired, {run.failed:,} failed"
+    else:
+        text += f" = {run.bound_ratio:.3f}x bound"
     return text + "".join(f" [{note}]" for note in run.notes)
 
 
@@ -292,6 +325,7 @@ def _sections(  # noqa: PLR0917 - private: the parts of one report
     served_runs: list[Run],
     raw_cpu: float | None,
     over: tuple[Overhead, Overhead] | None,
+    mixed_runs: list[MixedRun],
     found: list[tuple[str, str, bool | None]],
     notes: list[str],
     args: argparse.Namespace,
@@ -326,6 +360,16 @@ def _sections(  # noqa: PLR0917 - private: the parts of one report
             f"| memory per tracked job at {k} | {v / 1024:.1f} KB |"
             for k, v in memory.bytes_at.items()
         ]
+    if mixed_runs:
+        out += [
+            "",
+            (
+                "## Mixed fleet: three vendors, one client each (virtual time, "
+                f"EduMate with {args.mixed_edumate_workers} RQ workers)"
+            ),
+            "",
+        ]
+        out += mixed_table(mixed_runs)
     if notes:
         out += ["", *notes]
     return out
@@ -338,7 +382,8 @@ An LMS that generates a catalogue submits hundreds or thousands of jobs at once,
 one key. The pollers people use today run one loop per job and know nothing of the key's
 shared rate limit. This page compares coursegen's engine with two such loops on the same
 fleet, in the same process, against LearningStudioAI's simulator (jobs of 60-120 s of
-vendor time; 30 creates and 120 polls a minute per key).
+vendor time; 30 creates and 120 polls a minute per key), then runs one client per vendor
+(LearningStudioAI, TutorFlow, EduMate) side by side in one process.
 
 *Generated by `{command}` on {date} (no commit recorded), on {machine}. Every figure is
 reproduced by that command; raw outputs land in `benchmarks/out/`.*
@@ -380,6 +425,20 @@ _METHOD = """\
   httpx GET timed around the request alone, both through the same in-process transport
   (both include the simulator's work). Memory: `tracemalloc` in a second pass, leaving
   out what the simulator and Starlette allocate, beyond the same process before any job.
+- **Mixed fleet** (virtual time, in-process): one `coursegen.connect(name,
+  sandbox=simulator)` client per vendor, default settings (`keep_results=True`), each
+  vendor's fleet submitted at once and awaited with `as_completed`, the three clients in
+  one task group. Simulators at their defaults but EduMate's RQ workers (its one worker
+  would queue a fleet for hours; `--mixed-edumate-workers`); EduMate keeps a result
+  500 s after its job ends. A simulator given to `connect` brings its own transport, so
+  requests and 429s come from the simulator's log, and a job's detection is the first
+  poll the vendor answered 200 at or after the job's end. *Lost to expiry*: jobs that
+  ended EXPIRED (the vendor forgot the result before it was fetched).
+- **Reproducibility.** Every coursegen client gets a fixed `seed=` (its poll jitter);
+  the virtual-time runs also seed the global RNG (stamina's jitter), so coursegen's
+  virtual-time figures repeat exactly (the stamina loop's move by a request or two:
+  trio's scheduler shuffles tasks with an unseeded RNG of its own). The served
+  raw-httpx figure leaves out 20 warm-up GETs.
 """
 
 
