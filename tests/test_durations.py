@@ -38,9 +38,12 @@ def test_the_floor_and_the_ceiling_bound_the_step() -> None:
     assert trained(range(0, 1000, 10)).next_poll(age=500.0, floor=5.0, ceiling=30.0) == 30.0
 
 
-def test_a_job_running_longer_than_usual_goes_back_to_the_cadence() -> None:
-    """Past the slowest usual duration the model has nothing to say."""
-    assert trained(range(60, 121)).next_poll(age=200.0, floor=5.0, ceiling=30.0) is None
+def test_a_job_running_longer_than_usual_is_asked_at_a_tenth_of_its_age() -> None:
+    """Past the slowest usual duration, polls thin out with age, up to the ceiling."""
+    model = trained(range(60, 121))
+    assert model.next_poll(age=200.0, floor=5.0, ceiling=30.0) == pytest.approx(20.0)
+    assert model.next_poll(age=140.0, floor=5.0, ceiling=30.0) == pytest.approx(14.0)
+    assert model.next_poll(age=5000.0, floor=5.0, ceiling=30.0) == 30.0
 
 
 def test_only_recent_jobs_count() -> None:

@@ -25,6 +25,8 @@ _WINDOW: Final = 256
 _LOW, _HIGH = 0.05, 0.95
 # Polls between the fastest and the slowest usual job: detection delay against requests.
 _STEPS: Final = 4
+# How far apart, as a share of its age, a job running longer than usual is asked again.
+_OVERDUE_SHARE: Final = 0.1
 
 
 class DurationModel:
@@ -55,27 +57,13 @@ class DurationModel:
         index = min(len(self._sorted) - 1, max(0, round(q * (len(self._sorted) - 1))))
         return self._sorted[index]
 
-    def chance_ended(self, since: float, age: float) -> float:
-        """How likely a job not ended at age `since` has ended by age `age` (0.5: unknown).
-
-        The engine ranks jobs waiting for a rate budget by it, so the scarce polls go to
-        the jobs most likely to have something new to say.
-        """
-        if not self.ready:
-            return 0.5
-        total = len(self._sorted)
-        before = bisect.bisect_right(self._sorted, since)
-        by_now = bisect.bisect_right(self._sorted, age)
-        still_running = total - before
-        if still_running == 0:
-            return 1.0  # older than every job we saw end: it is overdue, ask it first
-        return (by_now - before) / still_running
-
     def next_poll(self, age: float, floor: float, ceiling: float) -> float | None:
         """Seconds from now until the next poll of a job `age` seconds old.
 
-        None when the model cannot tell (too few samples, or the job already runs
-        longer than nearly all others): the caller's cadence applies then.
+        None when the model cannot tell yet (too few samples): the caller's cadence
+        applies then. A job older than nearly all others (stuck in a queue, or just slow)
+        is asked at a tenth of its age, so that a long wait costs a few polls, not one per
+        cadence, and it is still noticed within a tenth of its duration.
         """
         if not self.ready:
             return None
@@ -85,4 +73,4 @@ class DurationModel:
             return max(low - age, floor)
         if age < high + step:
             return step
-        return None
+        return min(max(age * _OVERDUE_SHARE, step), ceiling)

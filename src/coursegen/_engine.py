@@ -167,8 +167,8 @@ class Engine:
         self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
-        # Due jobs waiting for a place in their budget: a heap per budget, the job most
-        # likely to have ended first (first come first served among equals).
+        # Due jobs waiting for a place in their budget: a heap per budget, the job asked
+        # longest ago first.
         self._waiting: dict[RateBudget, list[tuple[float, int, Tracked]]] = {}
         self._wake = anyio.Event()
         self._max_in_flight = max_in_flight
@@ -280,21 +280,11 @@ class Engine:
                 queue = self._waiting[budget] = []
                 self._push(at, budget)
             tracked.state = _State.QUEUED
-            heapq.heappush(queue, (-self._chance(tracked, now), next(self._seq), tracked))
+            # Longest unasked first. The plan already keeps jobs that cannot have ended
+            # out of the queue; a key that never goes stale keeps the rest from starving.
+            heapq.heappush(queue, (tracked.last_polled, next(self._seq), tracked))
             return
         self._start(tracked, None)
-
-    @staticmethod
-    def _chance(tracked: Tracked, now: float) -> float:
-        """How likely `tracked` ended since its last poll, by its provider's durations."""
-        runtime = tracked.runtime
-        if tracked.submitted_at is None:
-            return 0.0
-        scale = runtime.time_scale
-        return runtime.durations.chance_ended(
-            (tracked.last_polled - tracked.submitted_at) * scale,
-            (now - tracked.submitted_at) * scale,
-        )
 
     def _drain(self, budget: RateBudget, now: float) -> None:
         queue = self._waiting[budget]
