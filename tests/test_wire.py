@@ -409,8 +409,19 @@ def test_provider_error_classifies_by_code_then_status_and_keeps_the_body() -> N
         code=None,
         message=None,
         codes={},
-        retry_after=7.0,
+        rate_limit=RateLimitState(remaining=0, reset_after=7.0),
     )
     assert isinstance(slow, RateLimited)
-    assert slow.retry_after == 7.0
+    assert slow.retry_after == 7.0  # no Retry-After: the rate limit's reset stands in
     assert slow.message == "HTTP 429 Too Many Requests, without a Vendor error message"
+    told = provider_error(
+        httpx.Response(429, headers={"Retry-After": "3"}),
+        provider="p",
+        vendor="Vendor",
+        code=None,
+        message=None,
+        codes={},
+        rate_limit=RateLimitState(remaining=0, reset_after=7.0),
+    )
+    assert isinstance(told, RateLimited)
+    assert told.retry_after == 3.0  # the vendor's own Retry-After wins

@@ -208,14 +208,16 @@ def provider_error(
     code: str | None,
     message: str | None,
     codes: Mapping[str, type[ProviderError]],
-    retry_after: float | None = None,
+    rate_limit: RateLimitState | None = None,
 ) -> ProviderError:
     """The typed error of an unsuccessful response, from the vendor's code and message.
 
     The class comes from `codes` (the vendor's code table) first and from the HTTP status
     otherwise; with no vendor message (a proxy's page) the message says so, naming
-    `vendor`. `raw` is always the body as received; `retry_after` reaches a `RateLimited`.
-    The caller redacts the message first if the vendor might echo a secret in it.
+    `vendor`. `raw` is always the body as received. A `RateLimited` carries the
+    response's `Retry-After`, or else the reset of its `rate_limit` state (what the
+    adapter's `read_rate_limit` made of the headers). The caller redacts the message
+    first if the vendor might echo a secret in it.
     """
     status = response.status_code
     error_class = codes.get(code or "") or error_class_for_status(status)
@@ -229,6 +231,9 @@ def provider_error(
         "raw": response.text,
     }
     if issubclass(error_class, RateLimited):
+        retry_after = parse_retry_after(response.headers)
+        if retry_after is None and rate_limit is not None:
+            retry_after = rate_limit.reset_after
         return error_class(message, retry_after=retry_after, **fields)
     return error_class(message, **fields)
 

@@ -147,6 +147,21 @@ class Sandbox(abc.ABC):
 
     # -- scripts ------------------------------------------------------------------------
 
+    @staticmethod
+    def check_options(
+        *,
+        rates: Mapping[str, float] | None = None,
+        spans: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Refuse a simulator's options out of range, naming the option: `rates` are
+        probabilities, `spans` are `(low, high)` ranges of vendor seconds."""
+        for label, rate in (rates or {}).items():
+            if not 0 <= rate <= 1:
+                raise ValueError(f"{label} must be from 0 to 1, got {rate!r}")
+        for label, (low, high) in (spans or {}).items():
+            if not 0 <= low <= high:
+                raise ValueError(f"{label} must be (low, high) with 0 <= low <= high")
+
     def script(self, *scripts: JobScript) -> None:
         """Queue the fates of the next jobs created, first in first out.
 

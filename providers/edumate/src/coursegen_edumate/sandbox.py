@@ -211,19 +211,14 @@ class EduMateSandbox(Sandbox):
             epoch=epoch,
             webhook_transport=webhook_transport,
         )
-        for label, rate in {
-            "failure_rate": failure_rate,
-            "letter_answer_rate": letter_answer_rate,
-        }.items():
-            if not 0 <= rate <= 1:
-                raise ValueError(f"{label} must be from 0 to 1, got {rate!r}")
-        for label, (low, high) in {
-            "generation_duration": generation_duration,
-            "chunking_duration": chunking_duration,
-            "pickup_delay": pickup_delay,
-        }.items():
-            if not 0 <= low <= high:
-                raise ValueError(f"{label} must be (low, high) with 0 <= low <= high")
+        self.check_options(
+            rates={"failure_rate": failure_rate, "letter_answer_rate": letter_answer_rate},
+            spans={
+                "generation_duration": generation_duration,
+                "chunking_duration": chunking_duration,
+                "pickup_delay": pickup_delay,
+            },
+        )
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers!r}")
         for label, seconds in {

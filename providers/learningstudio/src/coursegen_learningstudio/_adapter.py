@@ -57,7 +57,6 @@ from coursegen import (
 from coursegen.wire import (
     parse_json,
     parse_rate_limit_headers,
-    parse_retry_after,
     provider_error,
     read_json,
     structure,
@@ -306,7 +305,7 @@ class LearningStudio:
             code=error.code if error else None,
             message=self._redact(error.message) if error and error.message else None,
             codes=_ERRORS_BY_CODE,
-            retry_after=self._retry_after(response),
+            rate_limit=self.read_rate_limit(response),
         )
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
@@ -459,12 +458,6 @@ class LearningStudio:
             # Not the documented shape; keep a code if there is one, since it classifies.
             code = data.get("code") if isinstance(data, dict) else None
             return ErrorBody(message="", code=code) if isinstance(code, str) else None
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        retry_after = parse_retry_after(response.headers)
-        if retry_after is None and (state := self.read_rate_limit(response)) is not None:
-            retry_after = state.reset_after
-        return retry_after
 
     def _redact(self, text: str) -> str:
         # The vendor's messages never echo the key as documented; a proxy's might.

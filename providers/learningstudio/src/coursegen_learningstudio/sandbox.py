@@ -299,15 +299,14 @@ class LearningStudioSandbox(Sandbox):
             epoch=epoch,
             webhook_transport=webhook_transport,
         )
-        if not 0 <= failure_rate <= 1:
-            raise ValueError(f"failure_rate must be from 0 to 1, got {failure_rate!r}")
-        for label, (low, high) in {
-            "job_duration": job_duration,
-            "pending_duration": pending_duration,
-            "export_duration": export_duration,
-        }.items():
-            if not 0 <= low <= high:
-                raise ValueError(f"{label} must be (low, high) with 0 <= low <= high")
+        self.check_options(
+            rates={"failure_rate": failure_rate},
+            spans={
+                "job_duration": job_duration,
+                "pending_duration": pending_duration,
+                "export_duration": export_duration,
+            },
+        )
         self.demo_key = DEMO_KEY
         self.accounts: dict[str, Account] = {DEMO_KEY: Account(), **(keys or {})}
         self.failure_rate = failure_rate

@@ -73,7 +73,6 @@ from coursegen import (
 from coursegen.wire import (
     parse_json,
     parse_rate_limit_headers,
-    parse_retry_after,
     provider_error,
     read_json,
     structure,
@@ -359,7 +358,7 @@ class TutorFlow:
             code=code,
             message=self._redact(vendor_message) if vendor_message else None,
             codes=_ERRORS_BY_CODE,
-            retry_after=self._retry_after(response),
+            rate_limit=self.read_rate_limit(response),
         )
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
@@ -589,12 +588,6 @@ class TutorFlow:
             raise self._invalid(f"the request body is not JSON-serializable: {exc}") from exc
         headers = self._headers() | {"Content-Type": "application/json"} | dict(extra_headers)
         return httpx.Request("POST", url, headers=headers, content=content.encode())
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        retry_after = parse_retry_after(response.headers)
-        if retry_after is None and (state := self.read_rate_limit(response)) is not None:
-            retry_after = state.reset_after
-        return retry_after
 
     def _redact(self, text: str) -> str:
         # The vendor's messages never echo a secret as documented; a proxy's might.

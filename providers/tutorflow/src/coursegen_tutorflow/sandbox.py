@@ -401,14 +401,10 @@ class TutorFlowSandbox(Sandbox):
             epoch=epoch,
             webhook_transport=webhook_transport,
         )
-        if not 0 <= failure_rate <= 1:
-            raise ValueError(f"failure_rate must be from 0 to 1, got {failure_rate!r}")
-        for label, (low, high) in {
-            "job_duration": job_duration,
-            "pending_duration": pending_duration,
-        }.items():
-            if not 0 <= low <= high:
-                raise ValueError(f"{label} must be (low, high) with 0 <= low <= high")
+        self.check_options(
+            rates={"failure_rate": failure_rate},
+            spans={"job_duration": job_duration, "pending_duration": pending_duration},
+        )
         if not rate_window > 0:
             raise ValueError(f"rate_window must be positive, got {rate_window!r}")
         self.demo_key = DEMO_KEY
