@@ -402,7 +402,6 @@ async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = Progress(err, enabled=not (args.quiet or args.json))
-    timeout: Any = args.timeout if args.timeout is not None else _job_default()
     try:
         with anyio.fail_after(args.timeout) if args.timeout else contextlib.nullcontext():
             async for snapshot in job.watch():
@@ -418,7 +417,7 @@ async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) 
         _print_snapshot(snapshot, job.token, out, as_json=True)
         return EXIT_OK if snapshot.status is JobStatus.SUCCEEDED else EXIT_JOB_FAILED
     try:
-        result = await job.result(timeout)
+        result = await job.result()  # the watch above saw the end: nothing to wait for
     except JobError as exc:
         err.write(f"{exc}\n")
         return EXIT_JOB_FAILED
@@ -430,12 +429,6 @@ async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) 
         out.write(f"  {'cost:':13} {snapshot.cost.amount} {snapshot.cost.currency}\n")
     out.write(f"  {'token:':13} {job.token}\n")
     return EXIT_OK
-
-
-def _job_default() -> object:
-    from ._job import DEFAULT  # noqa: PLC0415 - a sentinel private to the job module
-
-    return DEFAULT
 
 
 async def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
