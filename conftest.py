@@ -1,9 +1,12 @@
 """Every async test, in tests/ and providers/, runs twice: on asyncio, and on trio.
 
-Trio runs on a MockClock with autojump_threshold=0: it jumps over every sleep once all
-tasks are blocked, so minutes of vendor time pass in milliseconds (sandbox and client
-read time only from the event loop). asyncio has no virtual clock: tests that wait on
-vendor time there use the sandbox's `speed` knob.
+Both run on virtual time (`coursegen.testing.virtual_backend`): trio on an autojumping
+MockClock, asyncio on a `VirtualClockEventLoop`. The clock moves only when every task is
+idle, so minutes of vendor time pass in milliseconds and every timing assertion is exact
+whatever the machine's load (sandbox and client read time only from the event loop).
+
+A test that talks to another process (a sandbox served on loopback) is marked
+`real_clock`: it runs on the real clock and asserts outcomes, never durations.
 """
 
 from __future__ import annotations
@@ -11,12 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import trio.testing
+
+from coursegen.testing import real_backend, virtual_backend
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: run on the real clock (the test talks to another process)"
+    )
 
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    if request.param == "trio":
-        # A new clock per test: a clock carries its virtual time with it.
-        return "trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}
-    return "asyncio", {}
+    if request.node.get_closest_marker("real_clock") is not None:
+        return real_backend(request.param)
+    return virtual_backend(request.param)

@@ -20,7 +20,7 @@ REQUEST = CourseRequest(subject="Photosynthesis")
 @pytest.fixture
 def speed(anyio_backend: tuple[str, object]) -> float:
     """Vendor seconds per loop second: real scale on trio's virtual clock, fast on asyncio."""
-    return 1.0 if anyio_backend[0] == "trio" else 500.0
+    return 1.0
 
 
 def connect(vendor: ToyVendor, speed: float, **settings: object) -> coursegen.Client:

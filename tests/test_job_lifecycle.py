@@ -69,7 +69,7 @@ def registry(*adapters: type[Any]) -> Registry:
 
 @pytest.fixture
 def speed(anyio_backend: tuple[str, object]) -> float:
-    return 1.0 if anyio_backend[0] == "trio" else 500.0
+    return 1.0
 
 
 def connect(name: str, vendor: ToyVendor, speed: float, **settings: Any) -> coursegen.Client:

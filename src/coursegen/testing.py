@@ -42,6 +42,7 @@ from ._features import UnsupportedFeatureWarning
 from ._http import RetryPolicy
 from ._models import Assessment, Course, CourseRequest, JobStatus
 from ._registry import default_registry
+from ._virtual_time import VirtualClockEventLoop
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,16 +51,40 @@ if TYPE_CHECKING:
     from ._models import Request
     from .sandbox import Sandbox
 
-__all__ = ["ProviderContract", "coursegen_sandbox"]
+__all__ = [
+    "ProviderContract",
+    "VirtualClockEventLoop",
+    "coursegen_sandbox",
+    "real_backend",
+    "virtual_backend",
+]
 
 
-def _backend(name: str) -> tuple[str, dict[str, Any]]:
+def virtual_backend(name: str) -> tuple[str, dict[str, Any]]:
+    """anyio's `anyio_backend` value for `name` ("asyncio" or "trio") on virtual time.
+
+    trio gets an autojumping `MockClock`, asyncio a `VirtualClockEventLoop`: on both, the
+    clock moves only when every task is idle, so vendor minutes pass in microseconds and
+    no answer depends on how fast the machine is. Use it in your own `anyio_backend`
+    fixture::
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return coursegen.testing.virtual_backend(request.param)
+    """
     if name == "trio":
         import trio.testing  # noqa: PLC0415 - trio is only needed when a test asks for it
 
         # A new clock per test: a clock carries its virtual time with it.
         return "trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}
-    return "asyncio", {}
+    if name == "asyncio":
+        return "asyncio", {"loop_factory": VirtualClockEventLoop}
+    raise ValueError(f"unknown anyio backend {name!r}: expected 'asyncio' or 'trio'")
+
+
+def real_backend(name: str) -> tuple[str, dict[str, Any]]:
+    """anyio's `anyio_backend` value for `name` on the real clock (tests across processes)."""
+    return name, {}
 
 
 @pytest.fixture
@@ -81,15 +106,15 @@ class ProviderContract:
     """A request the provider accepts."""
     unsupported_request: ClassVar[Request | None] = None
     """A request setting a field the provider cannot honour, if there is such a field."""
-    speed: ClassVar[float] = 1000.0
-    """Sandbox time factor: keeps asyncio runs (no virtual clock) fast."""
+    speed: ClassVar[float] = 1.0
+    """Sandbox time factor. Tests run on virtual time on both backends: 1.0 is exact."""
     attempts: ClassVar[int] = 3
     """Attempts per request in these tests (the retry policy's)."""
 
     @pytest.fixture(params=["asyncio", "trio"])
     def anyio_backend(self, request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
         """asyncio, and trio on a virtual clock that jumps over every sleep."""
-        return _backend(request.param)
+        return virtual_backend(request.param)
 
     # -- helpers ------------------------------------------------------------------------
 

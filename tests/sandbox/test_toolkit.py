@@ -73,12 +73,12 @@ class RetryingToy(Toy):
 @pytest.fixture
 def speed(anyio_backend_name):
     # trio's virtual clock makes real time irrelevant; asyncio needs vendor time sped up.
-    return 1.0 if anyio_backend_name == "trio" else 1000.0
+    return 1.0
 
 
 @pytest.fixture
 def exact(anyio_backend_name):
-    return anyio_backend_name == "trio"
+    return True
 
 
 def client_for(sandbox: Sandbox) -> httpx.AsyncClient:
@@ -441,6 +441,7 @@ async def test_a_sandbox_cannot_be_entered_twice():
 # -- serve --------------------------------------------------------------------------------
 
 
+@pytest.mark.real_clock
 async def test_serve_puts_the_sandbox_on_loopback(anyio_backend_name):
     """serve() yields a loopback URL that answers real HTTP; on trio it says asyncio is needed."""
     sandbox = Toy(speed=1000.0)

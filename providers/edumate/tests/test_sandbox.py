@@ -38,13 +38,13 @@ TIMEOUT_LINE = "rq.timeouts.JobTimeoutException: Task exceeded maximum timeout v
 @pytest.fixture
 def speed(anyio_backend_name):
     """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0 if anyio_backend_name == "trio" else 1000.0
+    return 1.0
 
 
 @pytest.fixture
 def exact(anyio_backend_name):
     """True where vendor times are exact (trio's virtual clock), not merely close."""
-    return anyio_backend_name == "trio"
+    return True
 
 
 @pytest.fixture

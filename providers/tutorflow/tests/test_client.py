@@ -41,7 +41,7 @@ TEST_KEY = "tf_platform_test_key"
 @pytest.fixture
 def speed(anyio_backend: tuple[str, object]) -> float:
     """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0 if anyio_backend[0] == "trio" else 1000.0
+    return 1.0
 
 
 def connect(sandbox: TutorFlowSandbox, **settings: object) -> coursegen.Client:
@@ -563,6 +563,7 @@ async def test_a_client_without_the_secret_trusts_no_webhook(speed: float) -> No
 # ----------------------------------------------------------------------------- served
 
 
+@pytest.mark.real_clock
 @pytest.mark.parametrize("anyio_backend", ["asyncio"], indirect=True)
 async def test_a_served_simulator_is_reached_over_loopback(
     anyio_backend: tuple[str, object],

@@ -56,13 +56,13 @@ HOOK = "https://lms.example/hooks/tutorflow"
 @pytest.fixture
 def speed(anyio_backend_name):
     # trio's virtual clock makes real time irrelevant; asyncio needs vendor time sped up.
-    return 1.0 if anyio_backend_name == "trio" else 1000.0
+    return 1.0
 
 
 @pytest.fixture
 def exact(anyio_backend_name):
     """True where vendor times are exact (trio's virtual clock), not merely close."""
-    return anyio_backend_name == "trio"
+    return True
 
 
 @pytest.fixture
