@@ -69,6 +69,7 @@ from ._models import (
     Snapshot,
     WebhookEvent,
 )
+from ._ratelimit import BudgetUse
 from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
 from ._settings import Secret, Settings
 
@@ -83,6 +84,7 @@ __all__ = [
     "AssessmentRequest",
     "AuthenticationError",
     "BloomLevel",
+    "BudgetUse",
     "Capabilities",
     "Chapter",
     "Client",

@@ -26,7 +26,7 @@ from ._features import check_request
 from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest
-from ._ratelimit import RateBudgets
+from ._ratelimit import BudgetUse, RateBudgets
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
@@ -203,6 +203,18 @@ class Client:
         tracked = self._engine.track(runtime, stamp(snapshot), submitted=True)
         return Job(self._engine, tracked)
 
+    def check(self, request: Request) -> Request:
+        """The request as `submit` would send it, checked without sending anything.
+
+        Raises what `submit` would raise before sending: `UnsupportedFeature` for a field
+        the provider cannot honour, `InvalidRequest` for input the adapter refuses. Used
+        to find every bad row of a catalogue before its first create.
+        """
+        request = check_request(request, self.capabilities, self.provider, strict=self._settings.strict)
+        if not (isinstance(request, AssessmentRequest) and request.source is not None):
+            self._adapter.submit(request)  # builds the create, where validation happens
+        return request
+
     async def resume(self, token: str) -> Job:
         """The job a token names (from `Job.token`), with its state read from the vendor."""
         runtime = self._running
@@ -336,3 +348,25 @@ class Client:
     def stats(self) -> Mapping[str, Any]:
         """Counters for monitoring: polls sent so far."""
         return {"polls_sent": self._engine.polls_sent}
+
+    def budgets(self) -> list[BudgetUse]:
+        """The rate budgets this client has spent from so far, each as it stands now."""
+        runtime = self._running
+        now = anyio.current_time()
+        scale = runtime.time_scale
+        uses = []
+        for key, budget in runtime.sender.budgets.items():
+            provider, scope, name = key  # type: ignore[misc] # RateBudgets' own key shape
+            uses.append(
+                BudgetUse(
+                    provider=str(provider),
+                    scope=str(scope),
+                    name=str(name),
+                    limit=budget.limit,
+                    window=budget.nominal_window * scale,
+                    in_window=budget.in_window(now),
+                    sent=budget.sent_total,
+                    rate_limited=budget.rate_limited_total,
+                )
+            )
+        return uses

@@ -213,6 +213,7 @@ class Sender:
         error = self._read_error(response)
         if isinstance(error, RateLimited):
             if budget is not None:
+                budget.rate_limited_total += 1
                 pause = self._to_loop(error.retry_after) or self._backoff(attempt)
                 budget.block_for(pause, anyio.current_time())
             return _Retry(error, error.retry_after)

@@ -16,18 +16,39 @@ import math
 from typing import TYPE_CHECKING
 
 import anyio
+import attrs
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
     from ._adapter import Operation, RateLimit, RateLimitState
 
-__all__ = ["RateBudget", "RateBudgets"]
+__all__ = ["BudgetUse", "RateBudget", "RateBudgets"]
 
 # Our clock and the vendor's never agree to the millisecond (latency moves each request's
 # arrival): keep this share of the window free of doubt, so a request sent exactly one
 # window after another never lands inside the vendor's window.
 _WINDOW_MARGIN = 0.02
+
+
+@attrs.frozen
+class BudgetUse:
+    """One rate budget of a client at one moment, for monitoring (`Client.budgets()`).
+
+    `scope` is who shares it (a key's fingerprint, a workspace: never a secret) and
+    `name` the operation or pool it limits. `limit` and `window` are what the vendor
+    allows (`window` in vendor seconds); `in_window` the sends counted in the current
+    window; `sent` and `rate_limited` count every answered send and 429 so far.
+    """
+
+    provider: str
+    scope: str
+    name: str
+    limit: int
+    window: float
+    in_window: int
+    sent: int
+    rate_limited: int
 
 
 class RateBudget:
@@ -42,6 +63,7 @@ class RateBudget:
         if limit < 1 or window <= 0:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
         self.limit = limit
+        self.nominal_window = window  # the vendor's, without our margin
         self.window = window * (1 + _WINDOW_MARGIN)
         # Send times inside the current window, oldest first (phantoms included: sends by
         # others on the same key that the vendor told us about).
@@ -50,6 +72,9 @@ class RateBudget:
         # Waiters take their turn in arrival order (anyio's Lock is fair): a thousand
         # concurrent creates go out at the allowed pace without a thundering herd.
         self._turn = anyio.Lock()
+        # For monitoring (`Client.budgets()`): sends answered, and 429s among them.
+        self.sent_total = 0
+        self.rate_limited_total = 0
 
     def __repr__(self) -> str:
         return f"RateBudget(limit={self.limit}, window={self.window:.2f}, used={len(self._sent)})"
@@ -79,6 +104,7 @@ class RateBudget:
         a send queued in a connection pool, or slow on the wire, arrives late. Counting it
         from the answer makes sure the next window starts after the vendor's own.
         """
+        self.sent_total += 1
         index = bisect.bisect_left(self._sent, sent_at)
         if index < len(self._sent) and self._sent[index] == sent_at:
             del self._sent[index]
@@ -116,6 +142,11 @@ class RateBudget:
             for _ in range(unseen):
                 bisect.insort(self._sent, leaves_at)
 
+    def in_window(self, now: float) -> int:
+        """Sends counted in the window that ends at `now` (others' sends included)."""
+        self._expire(now)
+        return len(self._sent)
+
     def block_for(self, seconds: float, now: float) -> None:
         """Send nothing for `seconds` (a 429's Retry-After, a reset with nothing left)."""
         self._blocked_until = max(self._blocked_until, now + max(seconds, 0.0))
@@ -130,6 +161,10 @@ class RateBudgets:
 
     def __init__(self) -> None:
         self._budgets: dict[Hashable, RateBudget] = {}
+
+    def items(self) -> list[tuple[Hashable, RateBudget]]:
+        """Every budget made so far, by (provider, scope, pool or operation)."""
+        return list(self._budgets.items())
 
     def get(
         self, provider: str, scope: str, operation: Operation, limit: RateLimit | None, scale: float

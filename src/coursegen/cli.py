@@ -20,6 +20,7 @@ import anyio
 import attrs
 import cattrs
 
+from . import _batch
 from ._config import connect
 from ._errors import (
     ConfigurationError,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 # The simulator each command falls back to when no provider is configured.
-DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate"}
+DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate", "batch": "learningstudio"}
 # Sandbox jobs take one to two vendor minutes; at this speed they take a few seconds.
 DEFAULT_SANDBOX_SPEED = 20.0
 
@@ -143,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
 
     providers = commands.add_parser("providers", help="list installed providers and plugin errors")
     providers.add_argument("--json", action="store_true", help="machine-readable output")
+
+    _batch.add_parser(commands, _add_provider_options)
 
     sandbox = commands.add_parser("sandbox", help="run a vendor simulator")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -537,6 +540,7 @@ def main(
         "wait": lambda: anyio.run(_wait, args, out, err),
         "providers": lambda: _providers(args, out),
         "sandbox": lambda: anyio.run(_serve, args, out),
+        "batch": lambda: _batch.main(args, out, err, _client_for),
     }
     try:
         return handlers[args.command]()
