@@ -22,6 +22,7 @@ import argparse
 import csv
 import enum
 import hashlib
+import io
 import json
 import math
 import re
@@ -29,7 +30,7 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO
 
 import anyio
 import attrs
@@ -48,6 +49,7 @@ from ._errors import (
     SubmitOutcomeUnknown,
     UnsupportedFeature,
 )
+from ._job import Job
 from ._models import AssessmentRequest, BloomLevel, CourseRequest, JobStatus
 
 if TYPE_CHECKING:
@@ -57,15 +59,20 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ._client import Client
-    from ._job import Job
     from ._models import Request, Snapshot
 
 __all__ = [
     "EXIT_CODES",
     "BatchFileError",
+    "BatchReport",
     "BatchRow",
+    "FleetDisplay",
+    "FleetFigures",
     "Ledger",
+    "RowOutcome",
+    "batch_id_for",
     "read_batch",
+    "run_batch",
 ]
 
 EXIT_OK = 0
@@ -266,9 +273,10 @@ def _normalize(record: Mapping[str, Any]) -> dict[str, Any]:
         name = _ALIASES.get(_column(column))
         if name is None:
             raise _RowProblem(f"unknown field {column!r} (known: {', '.join(sorted(_ALIASES))})")
-        if value is None or value == "" or value == []:
+        if value is None or value in ("", []):
             continue
-        fields[name] = _READERS.get(name, _text)(name, value)
+        read: Callable[[str, Any], Any] = _READERS.get(name, _text)
+        fields[name] = read(name, value)
     if "subject" in fields and "topic" in fields:
         raise _RowProblem("a row is a course (subject) or an assessment (topic), not both")
     if "topic" not in fields and _ASSESSMENT_FIELDS & fields.keys():
@@ -569,7 +577,8 @@ class Runner:
                         run.row.key, run.row.request(client.capabilities.request_kinds)
                     )
                 except _STOPS_THE_BATCH as exc:
-                    self.fleet.stopped = self.fleet.stopped or exc
+                    if self.fleet.stopped is None:
+                        self.fleet.stopped = exc
                     self._settle(run, RowState.NOT_SENT, exc)
                     continue
                 except _REFUSES_THE_ROW as exc:
@@ -692,7 +701,7 @@ class ResultsFile:
             path.write_text("".join(kept), encoding="utf-8")
         self._stream: TextIO | None = None
 
-    def __enter__(self) -> ResultsFile:
+    def __enter__(self) -> Self:
         self._stream = self.path.open("a", encoding="utf-8")
         return self
 
@@ -745,7 +754,7 @@ class FleetDisplay:
     redraw_every = 0.5  # real seconds, on a terminal
 
     def __init__(
-        self, out: TextIO, err: TextIO, *, name: str, as_json: bool, quiet: bool
+        self, out: TextIO, err: TextIO, *, name: str, as_json: bool = False, quiet: bool = False
     ) -> None:
         self.out = out
         self.err = err
@@ -804,12 +813,18 @@ class FleetDisplay:
         width = 30
         filled = round(width * figures.done / figures.total) if figures.total else width
         lines = [
-            f"{self.name}: {figures.total} rows on {fleet.client.provider}  "
-            f"[{'#' * filled}{'.' * (width - filled)}] {figures.done}/{figures.total}",
-            f"  done {figures.succeeded}   running {figures.running}   failed "
-            f"{figures.failed}   unfinished {figures.unfinished}   queued {figures.queued}",
-            f"  requests {figures.requests} (creates {figures.creates})   429s "
-            f"{figures.rate_limited}   {_eta_text(figures)}",
+            (
+                f"{self.name}: {figures.total} rows on {fleet.client.provider}  "
+                f"[{'#' * filled}{'.' * (width - filled)}] {figures.done}/{figures.total}"
+            ),
+            (
+                f"  done {figures.succeeded}   running {figures.running}   failed "
+                f"{figures.failed}   unfinished {figures.unfinished}   queued {figures.queued}"
+            ),
+            (
+                f"  requests {figures.requests} (creates {figures.creates})   429s "
+                f"{figures.rate_limited}   {_eta_text(figures)}"
+            ),
         ]
         up = f"\x1b[{self._drawn}F" if self._drawn else ""
         self.err.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
@@ -832,10 +847,14 @@ class FleetDisplay:
 
 def summary_text(fleet: Fleet, figures: FleetFigures) -> str:
     lines = [
-        f"{figures.total} rows: {figures.succeeded} succeeded, {figures.failed} failed, "
-        f"{figures.unfinished} unfinished ({figures.resumed} found from an earlier run)",
-        f"requests sent: {figures.requests} ({figures.creates} creates), "
-        f"429s: {figures.rate_limited}",
+        (
+            f"{figures.total} rows: {figures.succeeded} succeeded, {figures.failed} failed, "
+            f"{figures.unfinished} unfinished ({figures.resumed} found from an earlier run)"
+        ),
+        (
+            f"requests sent: {figures.requests} ({figures.creates} creates), "
+            f"429s: {figures.rate_limited}"
+        ),
     ]
     lines.extend(
         f"  line {run.row.line} {run.state.value}: {run.row.label}: "
@@ -876,9 +895,81 @@ def add_parser(commands: Any, add_provider_options: Callable[[Any], None]) -> No
     batch.add_argument(
         "--batch-id", help="the batch's name in the store (default: from the file's path)"
     )
-    batch.add_argument("--timeout", type=float, help="seconds to follow each job (default: vendor's)")
+    batch.add_argument(
+        "--timeout", type=float, help="seconds to follow each job (default: vendor's)"
+    )
     batch.add_argument("--json", action="store_true", help="JSON progress lines on stdout")
     batch.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+@attrs.frozen
+class RowOutcome:
+    """How one row of a batch ended (or did not)."""
+
+    line: int
+    key: str
+    status: str
+    job_id: str | None
+    error: Mapping[str, Any] | None
+
+
+@attrs.frozen
+class BatchReport:
+    """What `run_batch` did: the final figures, each row's outcome, the exit status."""
+
+    figures: FleetFigures
+    rows: tuple[RowOutcome, ...]
+    exit_status: int
+
+    @property
+    def meaning(self) -> str:
+        return EXIT_CODES[self.exit_status]
+
+
+async def run_batch(
+    client: Client,
+    rows: Sequence[BatchRow],
+    *,
+    name: str = "batch",
+    out: Path | None = None,
+    ledger: Ledger | None = None,
+    display: FleetDisplay | None = None,
+    job_timeout: float | None = None,
+) -> BatchReport:
+    """Submit every row through `client`, follow every job, write outcomes to `out`.
+
+    Every row is checked against the provider first (`BatchFileError` names each bad
+    one, and nothing is sent). `ledger` finds the jobs of an earlier run (default: this
+    client's store, if it has one); `job_timeout` bounds how long each job is followed
+    (seconds; default: the provider's `PollPolicy.job_timeout`).
+    """
+    _check_rows(client, rows, name)
+    fleet = Fleet(client, rows)
+    display = display or FleetDisplay(io.StringIO(), io.StringIO(), name=name, quiet=True)
+    results = ResultsFile(out) if out is not None else None
+    runner = Runner(
+        fleet,
+        ledger or MemoryLedger(client),
+        results=results,
+        display=display,
+        timeout=job_timeout,
+    )
+    if results is None:
+        status = await runner.run()
+    else:
+        with results:
+            status = await runner.run()
+    outcomes = tuple(
+        RowOutcome(
+            line=run.row.line,
+            key=run.row.key,
+            status=run.state.value,
+            job_id=run.job.id if run.job is not None else None,
+            error=error_record(run.error),
+        )
+        for run in fleet.runs
+    )
+    return BatchReport(figures=fleet.figures(), rows=outcomes, exit_status=status)
 
 
 async def run_command(
@@ -890,23 +981,18 @@ async def run_command(
     """`coursegen batch`: read the file, check every row, then run the fleet."""
     batch_id, rows = read_batch(args.file, batch_id=args.batch_id)
     async with client_for(args, err) as client:
-        _check_rows(client, rows, str(args.file))
-        fleet = Fleet(client, rows)
         display = FleetDisplay(out, err, name=args.file.name, as_json=args.json, quiet=args.quiet)
         if not (args.json or args.quiet):
             err.write(f"batch {batch_id}: {len(rows)} rows on {client.provider}\n")
-        results = ResultsFile(args.out) if args.out is not None else None
-        runner = Runner(
-            fleet,
-            MemoryLedger(client),
-            results=results,
+        report = await run_batch(
+            client,
+            rows,
+            name=str(args.file),
+            out=args.out,
             display=display,
-            timeout=args.timeout,
+            job_timeout=args.timeout,
         )
-        if results is None:
-            return await runner.run()
-        with results:
-            return await runner.run()
+        return report.exit_status
 
 
 def _check_rows(client: Client, rows: Sequence[BatchRow], path: str) -> None:
@@ -931,5 +1017,3 @@ def main(
     except KeyboardInterrupt:
         err.write("\ncoursegen: interrupted; run the same command again to continue\n")
         return EXIT_INTERRUPTED
-
-

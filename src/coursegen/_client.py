@@ -210,7 +210,9 @@ class Client:
         the provider cannot honour, `InvalidRequest` for input the adapter refuses. Used
         to find every bad row of a catalogue before its first create.
         """
-        request = check_request(request, self.capabilities, self.provider, strict=self._settings.strict)
+        request = check_request(
+            request, self.capabilities, self.provider, strict=self._settings.strict
+        )
         if not (isinstance(request, AssessmentRequest) and request.source is not None):
             self._adapter.submit(request)  # builds the create, where validation happens
         return request
@@ -356,12 +358,12 @@ class Client:
         scale = runtime.time_scale
         uses = []
         for key, budget in runtime.sender.budgets.items():
-            provider, scope, name = key  # type: ignore[misc] # RateBudgets' own key shape
+            provider, scope, name = key
             uses.append(
                 BudgetUse(
-                    provider=str(provider),
-                    scope=str(scope),
-                    name=str(name),
+                    provider=provider,
+                    scope=scope,
+                    name=name,
                     limit=budget.limit,
                     window=budget.nominal_window * scale,
                     in_window=budget.in_window(now),

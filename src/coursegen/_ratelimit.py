@@ -19,8 +19,6 @@ import anyio
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable
-
     from ._adapter import Operation, RateLimit, RateLimitState
 
 __all__ = ["BudgetUse", "RateBudget", "RateBudgets"]
@@ -160,9 +158,9 @@ class RateBudgets:
     """
 
     def __init__(self) -> None:
-        self._budgets: dict[Hashable, RateBudget] = {}
+        self._budgets: dict[tuple[str, str, str], RateBudget] = {}
 
-    def items(self) -> list[tuple[Hashable, RateBudget]]:
+    def items(self) -> list[tuple[tuple[str, str, str], RateBudget]]:
         """Every budget made so far, by (provider, scope, pool or operation)."""
         return list(self._budgets.items())
 
@@ -171,7 +169,7 @@ class RateBudgets:
     ) -> RateBudget | None:
         if limit is None:
             return None
-        key = (provider, scope, limit.pool or operation)
+        key = (provider, scope, str(limit.pool or operation))
         budget = self._budgets.get(key)
         if budget is None:
             budget = self._budgets[key] = RateBudget(limit.limit, limit.window / scale)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from ._source import DashboardSource, FleetSample
+    from ._source import DashboardSource, FleetSample, JobDetail
 
 __all__ = ["create_app"]
 
@@ -44,7 +44,9 @@ def _environment() -> Any:
     try:
         import jinja2  # noqa: PLC0415 - optional: only the dashboard needs it
     except ImportError as exc:
-        raise ConfigurationError("the dashboard needs jinja2: install coursegen[dashboard]") from exc
+        raise ConfigurationError(
+            "the dashboard needs jinja2: install coursegen[dashboard]"
+        ) from exc
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(_STATIC, "templates"),
         autoescape=True,
@@ -95,18 +97,38 @@ def _latest_by_batch(samples: Sequence[FleetSample]) -> list[dict[str, Any]]:
 
 def create_app(source: DashboardSource, *, refresh: float = 5.0) -> Starlette:
     """The dashboard over `source`; `refresh` is how often live parts update (seconds)."""
-    env = _environment()
+    pages = _Pages(source, refresh=refresh)
+    return Starlette(
+        routes=[
+            Route("/", pages.jobs, name="jobs"),
+            Route("/budgets", pages.budgets, name="budgets"),
+            Route("/jobs/{ref:path}/retry", pages.retry, methods=["POST"], name="retry"),
+            Route("/jobs/{ref:path}", pages.job, name="job"),
+            Mount("/static", StaticFiles(packages=[(_STATIC, "static")]), name="static"),
+        ],
+        exception_handlers={HTTPException: pages.error},
+    )
 
-    def render(request: Request, template: str, **context: Any) -> HTMLResponse:
-        page = env.get_template(template).render(
+
+class _Pages:
+    def __init__(self, source: DashboardSource, *, refresh: float) -> None:
+        self.source = source
+        self.refresh = refresh
+        self.env = _environment()
+
+    def render(
+        self, request: Request, template: str, *, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        page = self.env.get_template(template).render(
             request=request,
             url_for=request.url_for,
-            refresh=refresh,
+            refresh=self.refresh if status_code == 200 else 0,  # noqa: PLR2004 - HTTP OK
             rendered_at=time.strftime("%H:%M:%S"),
             **context,
         )
-        return HTMLResponse(page)
+        return HTMLResponse(page, status_code=status_code)
 
+    @staticmethod
     def query_of(request: Request) -> JobQuery:
         params = request.query_params
         status = params.get("status") or None
@@ -118,14 +140,21 @@ def create_app(source: DashboardSource, *, refresh: float = 5.0) -> Starlette:
             batch=params.get("batch") or None,
         )
 
-    async def jobs_page(request: Request) -> Response:
-        query = query_of(request)
+    async def detail(self, ref: str) -> JobDetail:
+        detail = await self.source.job(ref)
+        if detail is None:
+            raise HTTPException(404, f"no job {ref!r} in this store")
+        return detail
+
+    async def jobs(self, request: Request) -> Response:
+        query = self.query_of(request)
+        source = self.source
         everything = await source.jobs(JobQuery(provider=query.provider, batch=query.batch))
         counts = Counter(job.status for job in everything)
         jobs = await source.jobs(query) if query.status else everything
         all_jobs = await source.jobs(JobQuery()) if query.provider or query.batch else everything
         samples = await source.samples()
-        return render(
+        return self.render(
             request,
             "jobs.html",
             query=query,
@@ -138,13 +167,10 @@ def create_app(source: DashboardSource, *, refresh: float = 5.0) -> Starlette:
             fleets=_latest_by_batch(samples),
         )
 
-    async def job_page(request: Request) -> Response:
-        ref = request.path_params["ref"]
-        detail = await source.job(ref)
-        if detail is None:
-            raise HTTPException(404, f"no job {ref!r} in this store")
+    async def job(self, request: Request) -> Response:
+        detail = await self.detail(request.path_params["ref"])
         result = detail.result
-        return render(
+        return self.render(
             request,
             "job.html",
             job=detail,
@@ -153,49 +179,36 @@ def create_app(source: DashboardSource, *, refresh: float = 5.0) -> Starlette:
             retried=request.query_params.get("retried"),
         )
 
-    async def budgets_page(request: Request) -> Response:
-        samples = await source.samples()
+    async def budgets(self, request: Request) -> Response:
+        samples = await self.source.samples()
         plots = [(series, svg_plot(series)) for series in budget_series(samples)]
-        return render(request, "budgets.html", plots=plots, fleets=_latest_by_batch(samples))
+        return self.render(request, "budgets.html", plots=plots, fleets=_latest_by_batch(samples))
 
-    async def retry(request: Request) -> Response:
+    async def retry(self, request: Request) -> Response:
         _same_origin(request)
         ref = request.path_params["ref"]
-        detail = await source.job(ref)
-        if detail is None:
-            raise HTTPException(404, f"no job {ref!r} in this store")
+        detail = await self.detail(ref)
         if not detail.summary.retryable:
-            raise HTTPException(409, f"job {ref!r} is {detail.summary.status}: only a failed job is retried")
+            raise HTTPException(
+                409, f"job {ref!r} is {detail.summary.status}: only a failed job is retried"
+            )
         try:
-            new_ref = await source.retry(ref)
+            new_ref = await self.source.retry(ref)
         except CourseGenError as exc:
             raise HTTPException(502, f"{type(exc).__name__}: {exc}") from exc
         return RedirectResponse(
             request.url_for("job", ref=new_ref).include_query_params(retried=ref), status_code=303
         )
 
-    async def error_page(request: Request, exc: Exception) -> Response:
+    async def error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-        page = env.get_template("error.html").render(
-            request=request,
-            url_for=request.url_for,
-            refresh=0,
-            rendered_at="",
+        return self.render(
+            request,
+            "error.html",
+            status_code=exc.status_code,
             status=exc.status_code,
             detail=exc.detail,
         )
-        return HTMLResponse(page, status_code=exc.status_code)
-
-    return Starlette(
-        routes=[
-            Route("/", jobs_page, name="jobs"),
-            Route("/budgets", budgets_page, name="budgets"),
-            Route("/jobs/{ref:path}/retry", retry, methods=["POST"], name="retry"),
-            Route("/jobs/{ref:path}", job_page, name="job"),
-            Mount("/static", StaticFiles(packages=[(_STATIC, "static")]), name="static"),
-        ],
-        exception_handlers={HTTPException: error_page},
-    )
 
 
 def _same_origin(request: Request) -> None:

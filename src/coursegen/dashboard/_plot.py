@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,6 @@ import attrs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
 
     from ._source import FleetSample
 

@@ -6,16 +6,14 @@ pages run over the job store (`StoreSource`) or over records a test builds in me
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 import attrs
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-    from datetime import datetime
-
-    from coursegen._models import Result
-    from coursegen._ratelimit import BudgetUse
+from coursegen._models import Result
+from coursegen._ratelimit import BudgetUse
 
 __all__ = [
     "DashboardSource",
