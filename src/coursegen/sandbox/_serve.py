@@ -14,9 +14,11 @@ from coursegen._errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from starlette.types import ASGIApp
+
     from ._base import Sandbox
 
-__all__ = ["serve"]
+__all__ = ["serve", "serve_asgi"]
 
 _STARTUP_TIMEOUT: Final = 10.0
 """Real seconds uvicorn may take to start listening on an already bound socket."""
@@ -35,14 +37,22 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
     in-process transport; served, only errors, malformed bodies and latency are injected.
     Needs the `serve` extra (uvicorn), which runs on asyncio only.
     """
+    async with AsyncExitStack() as stack:
+        if not sandbox.running:
+            await stack.enter_async_context(sandbox)
+        async with serve_asgi(sandbox.app, host, port) as url:
+            yield url
+
+
+@asynccontextmanager
+async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI app on `host:port` with uvicorn; yield its base URL. Port 0 picks one."""
     try:
         import uvicorn  # noqa: PLC0415 - optional: only `serve` needs it
     except ImportError as exc:
-        raise _MissingExtraError(
-            "serving a sandbox needs uvicorn: install coursegen[serve]"
-        ) from exc
+        raise _MissingExtraError("serving needs uvicorn: install coursegen[serve]") from exc
     if sniffio.current_async_library() != "asyncio":
-        raise RuntimeError("serve() needs the asyncio backend: uvicorn runs on asyncio only")
+        raise RuntimeError("serving needs the asyncio backend: uvicorn runs on asyncio only")
 
     started = anyio.Event()
 
@@ -71,7 +81,7 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
     url = f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
     server = _Server(
         uvicorn.Config(
-            sandbox.app,
+            app,
             lifespan="off",
             log_config=None,  # leave the host application's logging alone
             log_level="warning",
@@ -85,8 +95,6 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
     )
     async with AsyncExitStack() as stack:
         stack.callback(sock.close)
-        if not sandbox.running:
-            await stack.enter_async_context(sandbox)
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.serve, [sock])
             with anyio.fail_after(_STARTUP_TIMEOUT):
