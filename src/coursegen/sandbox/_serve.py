@@ -37,6 +37,7 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
     in-process transport; served, only errors, malformed bodies and latency are injected.
     Needs the `serve` extra (uvicorn), which runs on asyncio only.
     """
+    _uvicorn()  # before the sandbox starts: a missing extra is a plain error
     async with AsyncExitStack() as stack:
         if not sandbox.running:
             await stack.enter_async_context(sandbox)
@@ -44,15 +45,21 @@ async def serve(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Asy
             yield url
 
 
-@asynccontextmanager
-async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Serve any ASGI app on `host:port` with uvicorn; yield its base URL. Port 0 picks one."""
+def _uvicorn() -> None:
+    """Refuse early what uvicorn cannot do: run without its extra, or on trio."""
     try:
-        import uvicorn  # noqa: PLC0415 - optional: only `serve` needs it
+        import uvicorn  # noqa: F401, PLC0415 - optional: only serving needs it
     except ImportError as exc:
         raise _MissingExtraError("serving needs uvicorn: install coursegen[serve]") from exc
     if sniffio.current_async_library() != "asyncio":
-        raise RuntimeError("serving needs the asyncio backend: uvicorn runs on asyncio only")
+        raise RuntimeError("serve() needs the asyncio backend: uvicorn runs on asyncio only")
+
+
+@asynccontextmanager
+async def serve_asgi(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve any ASGI app on `host:port` with uvicorn; yield its base URL. Port 0 picks one."""
+    _uvicorn()
+    import uvicorn  # noqa: PLC0415 - optional, checked above
 
     started = anyio.Event()
 
