@@ -47,6 +47,7 @@ class Toy:
     name: ClassVar[str] = "toy"
     default_base_url: ClassVar[str] = BASE
     env_vars: ClassVar[Mapping[str, str]] = {"api_key": "TOY_KEY"}
+    option_names: ClassVar[frozenset[str]] = frozenset({"tier", "region"})
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset({"subject", "extra"}),
