@@ -96,7 +96,7 @@ def test_unknown_provider_names_what_is_installed() -> None:
     with pytest.raises(coursegen.ConfigurationError) as caught:
         coursegen.connect("tutorflow", registry=registry)
     assert "installed: toy" in str(caught.value)
-    assert "pip install coursegen-tutorflow" in str(caught.value)
+    assert 'pip install "coursegen[tutorflow]"' in str(caught.value)
 
 
 def test_unknown_provider_whose_plugin_broke_says_why() -> None:
