@@ -182,12 +182,12 @@ def test_assess_with_nothing_configured_uses_the_assessment_sandbox() -> None:
     assert out.count("   * ") == 2  # one marked answer per question
 
 
-def test_generate_on_an_assessment_provider_takes_a_pdf(tmp_path) -> None:
-    """`generate --provider sandbox+edumate:// --source FILE` uploads it and prints questions."""
+def test_assess_on_an_assessment_provider_takes_a_pdf(tmp_path) -> None:
+    """`assess --provider sandbox+edumate:// --source FILE` uploads it and prints questions."""
     pdf = tmp_path / "leaf.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
     code, out, err = run(
-        "generate",
+        "assess",
         "Leaves",
         "--provider",
         "sandbox+edumate://",
@@ -202,10 +202,9 @@ def test_generate_on_an_assessment_provider_takes_a_pdf(tmp_path) -> None:
     assert out.count("[understand]") == 2
 
 
-def test_course_options_on_an_assessment_are_refused() -> None:
-    """Course-only options given to `assess` are a usage error naming them."""
-    code, _, err = run("assess", "Leaves", "--provider", "sandbox+edumate://", "--speed", "3000")
-    assert code == 0, err
-    code, _, err = run("generate", "Leaves", "--provider", "sandbox+edumate://", "--outline", "A")
+def test_generate_on_an_assessment_only_provider_is_refused() -> None:
+    """`generate` on EduMate (assessments only) is a usage error pointing at `assess`."""
+    code, out, err = run("generate", "Leaves", "--provider", "sandbox+edumate://")
     assert code == 2
-    assert "an assessment takes no outline" in err
+    assert out == ""
+    assert err == "coursegen: edumate makes assessments, not courses: use `coursegen assess`\n"

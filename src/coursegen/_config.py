@@ -29,6 +29,7 @@ import difflib
 import ipaddress
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -120,7 +121,7 @@ def connect(
         url_settings=url_settings,
         settings=settings,
     )
-    sandbox, own_sandbox = _simulator(info, merged)
+    sandbox, own_sandbox = _simulator(info, merged, seed)
     sandbox_on = sandbox is not None
     speed = sandbox.speed if sandbox is not None else _number(merged.get("speed", 1.0), "speed")
     if sandbox is not None:
@@ -165,16 +166,25 @@ def connect(
     )
 
 
-def _simulator(info: ProviderInfo, merged: Mapping[str, Any]) -> tuple[Sandbox | None, bool]:
+def _simulator(
+    info: ProviderInfo, merged: Mapping[str, Any], seed: int | None
+) -> tuple[Sandbox | None, bool]:
     """The simulator the settings ask for (none, a new one, or one given to share), and
-    whether the client owns it (runs its webhook deliveries while open)."""
+    whether the client owns it (runs its webhook deliveries while open).
+
+    A new simulator is seeded from `connect(seed=...)`, else at random: its job and
+    course ids are then new on every run, as integrators storing them under unique
+    constraints need, and the same on every run of a test that passes a seed.
+    """
     requested = merged.get("sandbox", False)
     if isinstance(requested, bool | str | int):
         if not _flag(requested, "sandbox"):
             return None, False
         if info.sandbox is None:
             raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
-        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed")), True
+        if seed is None:
+            seed = secrets.randbits(32)
+        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"), seed=seed), True
     # A simulator object shares one simulated vendor between clients (importing the
     # sandbox module, and Starlette, is left to the code that made it).
     if getattr(requested, "name", None) != info.name:

@@ -80,6 +80,7 @@ class UnsupportedFeature(CourseGenError, ValueError):
     ) -> None:
         self.provider = provider
         self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
+        self.droppable = droppable
         names = ", ".join(self.fields)
         super().__init__(
             f"{provider} does not support {names}"

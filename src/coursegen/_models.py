@@ -180,8 +180,7 @@ def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A required text field: anything but a `str` is refused when the record is built."""
     if not isinstance(value, str):
         raise _invalid(
-            f"{type(instance).__name__}.{attribute.name} must be text, "
-            f"not {type(value).__name__}"
+            f"{type(instance).__name__}.{attribute.name} must be text, not {type(value).__name__}"
         )
 
 
@@ -198,8 +197,7 @@ def _locale(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     _optional_text(instance, attribute, value)
     if value is not None and value.strip() and not _LOCALE.match(value.strip()):
         raise _invalid(
-            f"language {value!r} is not a locale: use a BCP-47 tag such as 'en', "
-            "'en-US' or 'pt-BR'"
+            f"language {value!r} is not a locale: use a BCP-47 tag such as 'en', 'en-US' or 'pt-BR'"
         )
 
 

@@ -43,6 +43,7 @@ def install_command(provider: str) -> str:
     """The pip command that installs one of our providers (`coursegen[all]`: every one)."""
     return f'pip install "coursegen[{provider}]"'
 
+
 _REQUIRED = ("name", "default_base_url", "capabilities", "policy", "from_settings")
 
 
