@@ -18,7 +18,7 @@ import warnings
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
 import attrs
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from ._job import Job
 
 __all__ = ["main"]
+
+_T = TypeVar("_T")
 
 # The simulator each command falls back to when no provider is configured.
 DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate"}
@@ -185,22 +187,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read(text: str, kind: Callable[[str], _T], what: str) -> _T:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
 def _positive(text: str) -> float:
     """argparse type: a number above zero (a speed, a timeout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    value = _read(text, float, "a number")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    """argparse type: a TCP port (0: any free one)."""
+    value = _read(text, int, "a port number")
     if not 0 <= value <= 65535:  # noqa: PLR2004 - the TCP port range
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
     return value
