@@ -17,6 +17,9 @@ import pytest
 
 from coursegen.testing import real_backend, virtual_backend
 
+# A third party's provider package, tested where it is installed (`nox -s pip_install`).
+collect_ignore = ["tests/fixtures"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

@@ -6,6 +6,10 @@ versions come from `pyproject.toml` and `uv.lock`, never from here.
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -15,6 +19,9 @@ nox.options.sessions = ["tests", "lint", "typing"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # The oldest supported Python: what the project promises, and what every machine here has.
 PYTHON = nox.project.python_versions(PYPROJECT)[:1]
+PROVIDERS = ("coursegen_learningstudio", "coursegen_tutorflow", "coursegen_edumate")
+"""The providers' wheels, by the distribution name their file names start with."""
+THROWAWAY = Path(__file__).parent / "tests" / "fixtures" / "throwaway_provider"
 
 
 def _sync(session: nox.Session, *extra: str) -> None:
@@ -49,3 +56,93 @@ def typing(session: nox.Session) -> None:
     """mypy --strict over the library and the providers."""
     _sync(session)
     session.run("mypy")
+
+
+# The dependency-free ways a user meets coursegen: each command is what the README says.
+_USER_COMMANDS = (
+    ("providers", "--check"),
+    ("generate", "Workplace safety basics", "--speed", "3000", "--quiet"),
+    ("assess", "Photosynthesis", "--bloom", "remember=2", "--speed", "3000", "--quiet"),
+)
+_IMPORT_EVERY_MODULE = """
+import importlib, pkgutil, sys
+names = [name for name in sys.argv[1:] if not name.startswith("-")]
+skip = {name[1:] for name in sys.argv[1:] if name.startswith("-")}
+for name in names:
+    package = importlib.import_module(name)
+    for module in pkgutil.walk_packages(package.__path__, name + "."):
+        if module.name not in skip and not module.name.endswith(".__main__"):
+            importlib.import_module(module.name)
+print("imported every module of", ", ".join(names), "but", ", ".join(skip) or "none")
+"""
+
+
+@nox.session(venv_backend="none")
+def pip_install(session: nox.Session) -> None:
+    """The pip path: wheels in a fresh venv, with plain pip and no dev dependency.
+
+    Builds the core's and the three providers' wheels (and a throwaway third-party
+    provider's, `tests/fixtures/throwaway_provider`), then in a new `python -m venv`:
+    the core alone (every module imports; the CLI says which pip command adds a
+    provider), then `coursegen[all,testing]`: `providers --check`, `generate` on the
+    sandbox, `assess` on the EduMate sandbox, and the throwaway provider's
+    `ProviderContract` run with the pytest that `coursegen[testing]` brought.
+    """
+    # The venv is made by the Python running nox (the oldest supported, as for the others).
+    root = Path(session.create_tmp()).resolve()
+    shutil.rmtree(root, ignore_errors=True)
+    dist, venv, contract = root / "dist", root / "venv", root / "contract"
+    session.run("uv", "build", "--all-packages", "--wheel", "--out-dir", str(dist), external=True)
+    session.run("uv", "build", "--wheel", "--out-dir", str(dist), str(THROWAWAY), external=True)
+    wheels = {path.name.split("-", 1)[0]: path for path in dist.glob("*.whl")}
+    session.log("wheels: " + ", ".join(sorted(path.name for path in wheels.values())))
+    session.run(sys.executable, "-m", "venv", str(venv), external=True)
+    python, coursegen = str(venv / "bin" / "python"), str(venv / "bin" / "coursegen")
+    # Nothing of this machine's configuration may help: a user's fresh shell.
+    env = dict.fromkeys(("COURSEGEN_URL", "COURSEGEN_CONFIG", "COURSEGEN_PLUGINS"), "")
+    pip = (python, "-m", "pip", "--disable-pip-version-check", "install", "--quiet")
+
+    session.log("1. the core alone: pip install coursegen")
+    session.run(*pip, str(wheels["coursegen"]), external=True)
+    # All but the test kit, which needs the `testing` extra (pytest, trio).
+    session.run(
+        python,
+        "-c",
+        _IMPORT_EVERY_MODULE,
+        "coursegen",
+        "-coursegen.testing",
+        external=True,
+        env=env,
+    )
+    session.run(coursegen, "providers", external=True, env=env)
+    session.run(coursegen, "generate", "Knots", external=True, env=env, success_codes=[2])
+
+    session.log('2. every vendor and the test kit: pip install "coursegen[all,testing]"')
+    session.run(
+        *pip,
+        "--find-links",
+        str(dist),
+        f"{wheels['coursegen']}[all,testing]",
+        *(str(wheels[name]) for name in PROVIDERS),
+        external=True,
+    )
+    session.run(python, "-m", "pip", "list", "--disable-pip-version-check", external=True)
+    session.run(
+        python,
+        "-c",
+        _IMPORT_EVERY_MODULE,
+        "coursegen",
+        *PROVIDERS,
+        external=True,
+        env=env,
+    )
+    session.run(coursegen, "--version", external=True, env=env)
+    for command in _USER_COMMANDS:
+        session.run(coursegen, *command, external=True, env=env)
+
+    session.log("3. a third party's provider, installed with pip, runs the contract")
+    session.run(*pip, str(wheels["coursegen_quickcourse"]), external=True)
+    session.run(coursegen, "providers", "--check", external=True, env=env)
+    shutil.copytree(THROWAWAY / "tests", contract)
+    session.chdir(contract)
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", external=True, env=env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -124,3 +125,143 @@ def test_sandbox_ignores_the_real_vendors_key() -> None:
     assert client.settings.api_key != Secret("ls_real_key")
     assert client.sandbox is not None
     assert client.settings.api_key == Secret(client.sandbox.demo_key)
+
+
+# -- loud mistakes ---------------------------------------------------------------------
+
+
+def test_an_unknown_toml_key_names_the_file_and_the_nearest_setting(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A misspelt setting in [coursegen.toy] names itself, the file and what was meant."""
+    path = tmp_path / "coursegen.toml"
+    path.write_text('[coursegen]\nprovider = "toy"\n[coursegen.toy]\napi_kye = "K"\n')
+    with pytest.raises(coursegen.ConfigurationError) as caught:
+        coursegen.connect(config=path, registry=registry, environ={})
+    message = str(caught.value)
+    assert "unknown setting 'api_kye'" in message
+    assert str(path) in message
+    assert "did you mean 'api_key'?" in message
+
+
+def test_an_unknown_key_in_the_coursegen_table_is_refused(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """`[coursegen]` takes url and provider: `urll` is refused with the nearest of them."""
+    path = tmp_path / "coursegen.toml"
+    path.write_text('[coursegen]\nurll = "toy://K@toy.example"\n')
+    with pytest.raises(
+        coursegen.ConfigurationError, match=r"unknown key 'urll'.*did you mean 'url'"
+    ):
+        coursegen.connect(config=path, registry=registry, environ={})
+
+
+def test_an_unknown_url_query_setting_is_refused(registry: Registry) -> None:
+    """`?teir=gold` in a provider URL is an unknown setting, and `tier` is suggested."""
+    with pytest.raises(coursegen.ConfigurationError) as caught:
+        coursegen.connect("toy://SECRET@toy.example?teir=gold", registry=registry, environ={})
+    message = str(caught.value)
+    assert "unknown setting 'teir' in the URL's query; did you mean 'tier'?" in message
+    assert "SECRET" not in message
+
+
+def test_an_unknown_variable_names_the_variable_to_set_instead(registry: Registry) -> None:
+    """COURSEGEN_TOY_APIKEY is unknown: the error names it and COURSEGEN_TOY_API_KEY."""
+    env = {"COURSEGEN_TOY_APIKEY": "K"}
+    with pytest.raises(coursegen.ConfigurationError) as caught:
+        coursegen.connect("toy://K@toy.example", registry=registry, environ=env)
+    message = str(caught.value)
+    assert "variable COURSEGEN_TOY_APIKEY" in message
+    assert "did you mean COURSEGEN_TOY_API_KEY?" in message
+
+
+def test_an_unknown_keyword_is_refused(registry: Registry) -> None:
+    """connect(regoin=...) is a typo for `region`, not an option silently passed on."""
+    with pytest.raises(coursegen.ConfigurationError, match="did you mean 'region'"):
+        coursegen.connect("toy://K@toy.example", registry=registry, environ={}, regoin="eu")
+
+
+def test_a_toml_file_without_a_coursegen_table_says_so(registry: Registry, tmp_path: Path) -> None:
+    """A TOML file with neither [coursegen] nor [tool.coursegen] is an error, not ignored."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "app"\n')
+    with pytest.raises(coursegen.ConfigurationError, match=r"has no \[coursegen\] table"):
+        coursegen.connect("toy://K@toy.example", config=path, registry=registry, environ={})
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'[coursegen]\nurl = "toy://K\xff@toy.example"\n', "is not UTF-8 text"),
+        (b"[coursegen.toy]\napi_key = 123\n", "'api_key' in [coursegen.toy]"),
+        (b"[coursegen]\nurl = 42\n", "'url' in [coursegen]"),
+        (b"[coursegen\n", "is not valid TOML"),
+    ],
+)
+def test_unreadable_toml_is_a_configuration_error(
+    registry: Registry, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    """Bytes that are not UTF-8, a number for a key, a number for a URL, broken TOML."""
+    path = tmp_path / "coursegen.toml"
+    path.write_bytes(content)
+    with pytest.raises(coursegen.ConfigurationError, match=re.escape(fragment)):
+        coursegen.connect("toy", config=path, registry=registry, environ={})
+
+
+def test_a_directory_as_the_config_file_is_a_configuration_error(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """COURSEGEN_CONFIG naming a directory says so, with the path."""
+    env = {"COURSEGEN_CONFIG": str(tmp_path)}
+    with pytest.raises(coursegen.ConfigurationError, match="is a directory"):
+        coursegen.connect("toy://K@toy.example", registry=registry, environ=env)
+
+
+@pytest.mark.parametrize(
+    "target", ["toy://K@ho st", "toy+https://K@ho st/v1", "toy://K@bad_host!.example"]
+)
+def test_a_host_with_a_space_or_a_stray_sign_is_refused_at_connect(
+    registry: Registry, target: str
+) -> None:
+    """`https://ho st` is a ConfigurationError from connect(), not a failure at first send."""
+    with pytest.raises(coursegen.ConfigurationError, match="not a host name"):
+        coursegen.connect(target, registry=registry, environ={})
+
+
+@pytest.mark.parametrize(
+    ("target", "fragment"),
+    [
+        ("toy:/bad", "neither a provider name"),
+        ("sandbox", "'sandbox+learningstudio://'"),
+        ("toyy", "did you mean 'toy'?"),
+        ("learningstudo", 'pip install "coursegen[learningstudio]"'),
+    ],
+)
+def test_a_bad_provider_gets_a_useful_suggestion(
+    registry: Registry, target: str, fragment: str
+) -> None:
+    """A malformed name, a bare `sandbox` or a typo gets advice, not `pip install coursegen-X`."""
+    with pytest.raises(coursegen.ConfigurationError) as caught:
+        coursegen.connect(target, registry=registry, environ={})
+    assert fragment in str(caught.value)
+    assert "coursegen-toy:/bad" not in str(caught.value)
+
+
+# -- sandbox ids -------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_sandbox_ids_are_new_each_run_and_repeat_under_one_seed() -> None:
+    """Unseeded sandboxes hand out new job and course ids; connect(seed=...) repeats them."""
+
+    async def first_ids(**settings: object) -> tuple[str, str]:
+        async with coursegen.connect("sandbox+learningstudio://", environ={}, **settings) as c:
+            job = await c.submit(coursegen.CourseRequest(subject="Knots"))
+            course = await job.result()
+        assert isinstance(course, coursegen.Course)
+        return job.id, course.id
+
+    unseeded = {await first_ids() for _ in range(3)}
+    assert len(unseeded) == 3
+    assert len({job for job, _ in unseeded} | {course for _, course in unseeded}) == 6
+    assert await first_ids(seed=7) == await first_ids(seed=7)

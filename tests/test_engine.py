@@ -17,28 +17,21 @@ pytestmark = pytest.mark.anyio
 REQUEST = CourseRequest(subject="Photosynthesis")
 
 
-@pytest.fixture
-def speed(anyio_backend: tuple[str, object]) -> float:
-    """Vendor seconds per loop second: real scale on trio's virtual clock, fast on asyncio."""
-    return 1.0
-
-
-def connect(vendor: ToyVendor, speed: float, **settings: object) -> coursegen.Client:
+def connect(vendor: ToyVendor, **settings: object) -> coursegen.Client:
     return coursegen.connect(
         "toy://KEY@toy.example",
         registry=registry(),
         transport=vendor.transport(),
-        speed=speed,
         retry=RetryPolicy(attempts=3, initial=1.0, maximum=4.0),
         seed=1,
         **settings,
     )
 
 
-async def test_watch_yields_each_vendor_state_in_order(speed: float) -> None:
+async def test_watch_yields_each_vendor_state_in_order() -> None:
     """watch() yields the submitted state, each change, and ends on the terminal one."""
     vendor = ToyVendor()
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         seen = [(s.status, s.vendor_status, s.progress) async for s in job.watch()]
     assert seen == [
@@ -48,38 +41,35 @@ async def test_watch_yields_each_vendor_state_in_order(speed: float) -> None:
     ]
 
 
-async def test_polls_never_come_sooner_than_the_floor_even_when_the_hint_says_so(
-    speed: float,
-) -> None:
+async def test_polls_never_come_sooner_than_the_floor_even_when_the_hint_says_so() -> None:
     """A 1 s pollAfter hint under a 5 s vendor floor still waits 5 s between polls."""
     vendor = ToyVendor(("queued", "working", "working", "working", "done"), poll_after=1.0)
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         await job.wait()
-    gaps = vendor.gaps("j1", speed)
+    gaps = vendor.gaps("j1")
     assert len(gaps) == 3
     assert all(gap >= 5.0 for gap in gaps), gaps
 
 
-async def test_polls_wait_for_a_hint_longer_than_the_floor(speed: float) -> None:
+async def test_polls_wait_for_a_hint_longer_than_the_floor() -> None:
     """A 12 s pollAfter hint is honoured: no poll comes sooner, and not much later."""
     vendor = ToyVendor(("queued", "working", "working", "done"), poll_after=12.0)
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         await job.wait()
-    gaps = vendor.gaps("j1", speed)
+    gaps = vendor.gaps("j1")
     assert all(gap >= 12.0 for gap in gaps), gaps
-    if speed == 1.0:  # on the virtual clock lateness is exact; real loops add their own
-        assert all(gap <= 12.0 * 1.1 for gap in gaps), gaps
+    assert all(gap <= 12.0 * 1.1 for gap in gaps), gaps
 
 
-async def test_wait_deadline_raises_job_timeout_and_the_job_goes_on(speed: float) -> None:
+async def test_wait_deadline_raises_job_timeout_and_the_job_goes_on() -> None:
     """A deadline ends the wait with JobTimeout (token attached); a later wait finishes it."""
     vendor = ToyVendor(("queued",) + ("working",) * 5 + ("done",))
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         with pytest.raises(coursegen.JobTimeout) as caught:
-            await job.wait(timeout=12.0 / speed)
+            await job.wait(timeout=12.0)
         assert caught.value.token == job.token
         assert caught.value.snapshot is not None
         assert not caught.value.snapshot.status.is_terminal
@@ -87,21 +77,21 @@ async def test_wait_deadline_raises_job_timeout_and_the_job_goes_on(speed: float
     assert course.id == "j1"
 
 
-async def test_as_completed_yields_in_completion_order(speed: float) -> None:
+async def test_as_completed_yields_in_completion_order() -> None:
     """Jobs that need fewer polls come out of as_completed first."""
     vendor = ToyVendor()
     lengths = {"j1": 6, "j2": 2, "j3": 4}
     vendor.lengths = lengths
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         jobs = [await client.submit(REQUEST) for _ in lengths]
         order = [job.id async for job in client.as_completed(jobs)]
     assert order == ["j2", "j3", "j1"]
 
 
-async def test_not_found_on_poll_is_raised_without_retry(speed: float) -> None:
+async def test_not_found_on_poll_is_raised_without_retry() -> None:
     """A 404 while polling is final: NotFound reaches the waiter after one request."""
     vendor = ToyVendor()
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         vendor.jobs.clear()
         with pytest.raises(coursegen.NotFound) as caught:
@@ -110,113 +100,112 @@ async def test_not_found_on_poll_is_raised_without_retry(speed: float) -> None:
     assert vendor.router.calls.call_count == 2
 
 
-async def test_rate_limited_poll_waits_for_retry_after(speed: float) -> None:
+async def test_rate_limited_poll_waits_for_retry_after() -> None:
     """A 429 with Retry-After: 20 is retried, and not before 20 s of vendor time."""
     vendor = ToyVendor()
     vendor.throttle_next = 1
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         await job.result()
     times = vendor.all_poll_times
-    assert times[1] - times[0] >= 20.0 / speed
+    assert times[1] - times[0] >= 20.0
 
 
-async def test_create_whose_answer_is_lost_is_not_retried(speed: float) -> None:
+async def test_create_whose_answer_is_lost_is_not_retried() -> None:
     """A create cut off after sending raises SubmitOutcomeUnknown and is sent only once."""
     vendor = ToyVendor()
     vendor.router.post("/jobs").mock(side_effect=httpx.ReadError("connection reset"))
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         with pytest.raises(coursegen.SubmitOutcomeUnknown):
             await client.submit(REQUEST)
     assert vendor.router.calls.call_count == 1
 
 
-async def test_create_that_never_connected_is_retried(speed: float) -> None:
+async def test_create_that_never_connected_is_retried() -> None:
     """A create whose connection failed before sending is safe to retry, and is."""
     vendor = ToyVendor()
     route = vendor.router.post("/jobs")
     route.side_effect = [httpx.ConnectError("refused"), vendor._create]
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
     assert job.id == "j1"
     assert route.call_count == 2
 
 
-async def test_create_failing_with_5xx_is_not_retried(speed: float) -> None:
+async def test_create_failing_with_5xx_is_not_retried() -> None:
     """A 5xx answer to a create may hide a job: it is reported, not retried."""
     vendor = ToyVendor()
     route = vendor.router.post("/jobs").mock(return_value=httpx.Response(500, text="oops"))
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         with pytest.raises(coursegen.ProviderUnavailable) as caught:
             await client.submit(REQUEST)
     assert caught.value.raw == "oops"
     assert route.call_count == 1
 
 
-async def test_transport_errors_on_polls_are_retried(speed: float) -> None:
+async def test_transport_errors_on_polls_are_retried() -> None:
     """Two connection resets in a row on a poll are retried and the job completes."""
     vendor = ToyVendor()
     vendor.resets_next = 2
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         course = await job.result()
     assert course.id == "j1"
 
 
-async def test_transport_errors_past_the_attempts_are_typed(speed: float) -> None:
+async def test_transport_errors_past_the_attempts_are_typed() -> None:
     """When every attempt fails on the network, the waiter gets a TransportError."""
     vendor = ToyVendor()
     vendor.resets_next = 10
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         with pytest.raises(coursegen.TransportError):
             await job.wait()
 
 
-async def test_resume_token_in_a_new_client_polls_the_same_job(speed: float) -> None:
+async def test_resume_token_in_a_new_client_polls_the_same_job() -> None:
     """A token resumes the job in another client (another process, in real life)."""
     vendor = ToyVendor(("queued", "working", "working", "done"))
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         token = job.token
     assert "KEY" not in token
-    async with connect(vendor, speed) as other:
+    async with connect(vendor) as other:
         again = await other.resume(token)
         course = await again.result()
     assert again.id == job.id == course.id
 
 
-async def test_resume_refuses_a_token_of_another_host(speed: float) -> None:
+async def test_resume_refuses_a_token_of_another_host() -> None:
     """A token names its host: it cannot send this client's key to another vendor host."""
     vendor = ToyVendor()
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         token = job.token
     async with coursegen.connect(
-        "toy://KEY@other.example", registry=registry(), transport=vendor.transport(), speed=speed
+        "toy://KEY@other.example", registry=registry(), transport=vendor.transport()
     ) as other:
         with pytest.raises(coursegen.ConfigurationError, match=r"other\.example"):
             await other.resume(token)
 
 
-async def test_refresh_polls_now_but_not_before_the_floor(speed: float) -> None:
+async def test_refresh_polls_now_but_not_before_the_floor() -> None:
     """refresh() asks the vendor at once when the floor allows, regardless of cadence."""
     vendor = ToyVendor(("queued", "working", "working", "done"), poll_after=60.0)
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         start = anyio.current_time()
         snapshot = await job.refresh()
-        elapsed = (anyio.current_time() - start) * speed
+        elapsed = anyio.current_time() - start
     assert snapshot.vendor_status == "working"
     assert elapsed >= 5.0
-    if speed == 1.0:
-        assert elapsed <= 5.5
+    assert elapsed <= 5.5
 
 
-async def test_credentials_never_go_to_another_host(speed: float) -> None:
+async def test_credentials_never_go_to_another_host() -> None:
     """A request an adapter aims at another host is refused before anything is sent."""
     vendor = ToyVendor()
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         client._adapter.settings = client._adapter.settings.__class__(  # type: ignore[attr-defined]
             provider="toy", base_url="https://evil.example", api_key="KEY"
@@ -226,15 +215,15 @@ async def test_credentials_never_go_to_another_host(speed: float) -> None:
     assert all(call.request.url.host == "toy.example" for call in vendor.router.calls)
 
 
-async def test_no_task_outlives_the_client(speed: float) -> None:
+async def test_no_task_outlives_the_client() -> None:
     """Leaving `async with` cancels the scheduler and polls; waiting afterwards is an error."""
     vendor = ToyVendor(("queued",) + ("working",) * 50)
-    async with connect(vendor, speed) as client:
+    async with connect(vendor) as client:
         job = await client.submit(REQUEST)
-        with anyio.move_on_after(30.0 / speed):
+        with anyio.move_on_after(30.0):
             await job.wait(timeout=None)
     calls = vendor.router.calls.call_count
-    await anyio.sleep(60.0 / speed)
+    await anyio.sleep(60.0)
     assert vendor.router.calls.call_count == calls
     with pytest.raises(RuntimeError, match="async with"):
         await client.submit(REQUEST)

@@ -67,25 +67,19 @@ def registry(*adapters: type[Any]) -> Registry:
     return reg
 
 
-@pytest.fixture
-def speed(anyio_backend: tuple[str, object]) -> float:
-    return 1.0
-
-
-def connect(name: str, vendor: ToyVendor, speed: float, **settings: Any) -> coursegen.Client:
+def connect(name: str, vendor: ToyVendor, **settings: Any) -> coursegen.Client:
     return coursegen.connect(
         f"{name}://KEY@toy.example",
         registry=registry(ForgetfulToy, StagedToy),
         transport=vendor.transport(),
-        speed=speed,
         **settings,
     )
 
 
-async def test_a_staged_job_runs_both_vendor_jobs_as_one(speed: float) -> None:
+async def test_a_staged_job_runs_both_vendor_jobs_as_one() -> None:
     """The first vendor job's end creates the second; the user sees one job end once."""
     vendor = ToyVendor()
-    async with connect("staged", vendor, speed) as client:
+    async with connect("staged", vendor) as client:
         job = await client.submit(REQUEST)
         assert job.id == "first.j1"
         seen = [snapshot async for snapshot in job.watch()]
@@ -97,28 +91,28 @@ async def test_a_staged_job_runs_both_vendor_jobs_as_one(speed: float) -> None:
     assert len(posts) == 2
 
 
-async def test_a_staged_job_resumes_from_its_current_stage(speed: float) -> None:
+async def test_a_staged_job_resumes_from_its_current_stage() -> None:
     """After the second stage began, the token names it: another client finishes it."""
     vendor = ToyVendor(("queued", "working", "working", "done"))
-    async with connect("staged", vendor, speed) as client:
+    async with connect("staged", vendor) as client:
         job = await client.submit(REQUEST)
         async with aclosing(job.watch()) as snapshots:
             async for snapshot in snapshots:
                 if not snapshot.job_id.startswith("first."):
                     break
         token = job.token
-    async with connect("staged", vendor, speed) as other:
+    async with connect("staged", vendor) as other:
         again = await other.resume(token)
         course = await again.result()
     assert course.id == "j2"
 
 
-async def test_a_seen_job_the_vendor_forgot_has_expired(speed: float) -> None:
+async def test_a_seen_job_the_vendor_forgot_has_expired() -> None:
     """At a vendor that discards jobs, a 404 for a job we saw is EXPIRED, not NotFound."""
     vendor = ToyVendor(("queued", "working", "working", "done"))
-    async with connect("forgetful", vendor, speed, keep_results=False) as client:
+    async with connect("forgetful", vendor, keep_results=False) as client:
         job = await client.submit(REQUEST)
-        await anyio.sleep(1000 / speed)  # nobody waits, past the vendor's 500 s
+        await anyio.sleep(1000)  # nobody waits, past the vendor's 500 s
         vendor.jobs.clear()  # the vendor discarded it
         with pytest.raises(coursegen.JobExpired) as caught:
             await job.result()
@@ -128,21 +122,21 @@ async def test_a_seen_job_the_vendor_forgot_has_expired(speed: float) -> None:
     assert "keeps jobs about 500 s" in str(caught.value)
 
 
-async def test_results_of_forgetful_vendors_are_fetched_with_nobody_waiting(speed: float) -> None:
+async def test_results_of_forgetful_vendors_are_fetched_with_nobody_waiting() -> None:
     """By default the engine follows such jobs to their end, so no result is lost."""
     vendor = ToyVendor(("queued", "working", "working", "done"))
-    async with connect("forgetful", vendor, speed) as client:
+    async with connect("forgetful", vendor) as client:
         job = await client.submit(REQUEST)
-        await anyio.sleep(1000 / speed)  # nobody waits...
+        await anyio.sleep(1000)  # nobody waits...
         vendor.jobs.clear()  # ...and the vendor has discarded the job by now
         course = await job.result()
     assert course.id == "j1"
 
 
-async def test_a_never_seen_job_is_not_found_even_at_a_forgetful_vendor(speed: float) -> None:
+async def test_a_never_seen_job_is_not_found_even_at_a_forgetful_vendor() -> None:
     """Resuming an id the vendor does not know is NotFound: we cannot tell it expired."""
     vendor = ToyVendor()
     token = JobToken("forgetful", "j9", "toy.example").encode()
-    async with connect("forgetful", vendor, speed) as client:
+    async with connect("forgetful", vendor) as client:
         with pytest.raises(coursegen.NotFound):
             await client.resume(token)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 import coursegen
-from coursegen import Capabilities, CourseRequest, JobStatus, Secret, Snapshot
+from coursegen import (
+    AssessmentRequest,
+    Capabilities,
+    CourseRequest,
+    InvalidRequest,
+    JobStatus,
+    Secret,
+    Snapshot,
+)
 from coursegen._features import check_request
 from coursegen._job import JobToken
 
@@ -57,6 +65,23 @@ def test_token_round_trip_and_damage() -> None:
         JobToken.decode("8aF2k")
 
 
+def test_a_token_names_its_endpoint_and_old_tokens_still_decode() -> None:
+    """Scheme, host, port and the in-process flag round-trip; a pre-endpoint token reads
+    as https on the default port, outside any sandbox."""
+    served = JobToken("learningstudio", "8aF2k", "127.0.0.1", scheme="http", port=8000)
+    assert JobToken.decode(served.encode()) == served
+    assert served.origin == "http://127.0.0.1:8000"
+    local = JobToken("edumate", "e3e7", "localhost", scheme="http", port=8000, sandbox=True)
+    assert JobToken.decode(local.encode()).sandbox
+    # Written by coursegen 0.1.0: {"p": ..., "j": ..., "h": ...} only.
+    old = (
+        "cg1.eyJwIjogImxlYXJuaW5nc3R1ZGlvIiwgImoiOiAiOGFGMmsiLCAiaCI6ICJs"
+        "ZWFybmluZ3N0dWRpb2FpLmNvbSJ9"
+    )
+    assert JobToken.decode(old) == JobToken("learningstudio", "8aF2k", "learningstudioai.com")
+    assert JobToken.decode(old).origin == "https://learningstudioai.com"
+
+
 def test_secret_is_masked_everywhere_but_reveal() -> None:
     """A Secret prints as a mask in repr, str and format; reveal() gives the value."""
     secret = Secret("ls_abc")
@@ -75,3 +100,26 @@ def test_snapshot_same_state_ignores_raw_and_time() -> None:
 def test_lone_outline_string_is_one_chapter() -> None:
     """outline="Hazards" means one chapter, not seven one-letter ones."""
     assert CourseRequest(subject="x", outline="Hazards").outline == ("Hazards",)
+
+
+@pytest.mark.parametrize("subject", [None, 42, b"bytes"])
+def test_a_request_without_text_is_a_typed_error_at_once(subject: object) -> None:
+    """CourseRequest(subject=None or 42) raises InvalidRequest, a ValueError, when built."""
+    with pytest.raises(InvalidRequest, match=r"CourseRequest\.subject must be text") as caught:
+        CourseRequest(subject=subject)  # type: ignore[arg-type]
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(InvalidRequest, match=r"AssessmentRequest\.topic must be text"):
+        AssessmentRequest(topic=subject)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("language", ["english", "en_US", "e", "en-", "pt BR"])
+def test_a_language_that_is_not_a_locale_is_refused_before_any_request(language: str) -> None:
+    """`language` must look like a BCP-47 tag; "english" is refused with an example of one."""
+    with pytest.raises(InvalidRequest, match="is not a locale: use a BCP-47 tag such as 'en'"):
+        CourseRequest(subject="Knots", language=language)
+
+
+@pytest.mark.parametrize("language", ["en", "en-US", "pt-BR", "zh-Hant-TW", "es-419"])
+def test_locales_in_bcp47_shape_are_accepted(language: str) -> None:
+    """Language, script, region and numeric region subtags are all accepted."""
+    assert CourseRequest(subject="Knots", language=language).language == language

@@ -47,6 +47,7 @@ class Toy:
     name: ClassVar[str] = "toy"
     default_base_url: ClassVar[str] = BASE
     env_vars: ClassVar[Mapping[str, str]] = {"api_key": "TOY_KEY"}
+    option_names: ClassVar[frozenset[str]] = frozenset({"tier", "region"})
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset({"subject", "extra"}),
@@ -200,10 +201,10 @@ class ToyVendor:
             body["poll_after"] = self.poll_after
         return httpx.Response(200, content=json.dumps(body))
 
-    def gaps(self, job_id: str, speed: float) -> list[float]:
-        """Vendor seconds between consecutive polls of one job."""
+    def gaps(self, job_id: str) -> list[float]:
+        """Vendor seconds between consecutive polls of one job (the client runs at speed 1)."""
         times = self.poll_times[job_id]
-        return [(b - a) * speed for a, b in itertools.pairwise(times)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.router.async_handler)

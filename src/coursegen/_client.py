@@ -52,7 +52,7 @@ async def _load_source(request: Request) -> Request:
         content = await path.read_bytes()
     except OSError as exc:
         raise InvalidRequest(
-            f"the source document cannot be read: {exc.strerror or exc}",
+            f"the source document {str(path)!r} cannot be read: {exc.strerror or exc}",
             provider="coursegen",
         ) from exc
     return attrs.evolve(request, source=content, source_name=request.source_name or path.name)
@@ -124,8 +124,15 @@ class Client:
                 time_scale=self._settings.time_scale,
                 rng=self._rng,
             )
+            base_url = self._settings.base_url
             self._runtime = ProviderRuntime(
-                self._adapter, sender, time_scale=self._settings.time_scale, host=host
+                self._adapter,
+                sender,
+                time_scale=self._settings.time_scale,
+                host=host,
+                scheme=base_url.scheme,
+                port=base_url.port,
+                sandbox=self._sandbox is not None,
             )
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
@@ -226,9 +233,10 @@ class Client:
                 f"this token is for provider {parsed.provider!r}; this client talks to "
                 f"{self.provider!r}"
             )
-        if parsed.host != runtime.host:
+        if parsed.host != runtime.host or parsed.port not in (None, runtime.port):
             raise ConfigurationError(
-                f"this token is for a job at {parsed.host!r}; this client talks to {runtime.host!r}"
+                f"this token is for a job at {parsed.origin}; this client talks to "
+                f"{runtime.scheme}://{runtime.host}" + (f":{runtime.port}" if runtime.port else "")
             )
         tracked = self._engine.find(self.provider, parsed.job_id)
         if tracked is not None:

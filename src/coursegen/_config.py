@@ -15,12 +15,21 @@ later winning:
 With `sandbox=True` the provider's simulator runs in-process and nothing touches the
 network: its own demo key is used unless one is given, and the variables of the real
 vendor are ignored (a real key is of no use to a simulator, and must not reach one).
+
+Mistakes are loud: a setting no layer knows is a `ConfigurationError` naming the key,
+where it came from (the file, the variable, the URL) and the nearest valid name. The
+valid names are the core ones (`_CORE`) and those an adapter declares in its
+`option_names` class attribute; an adapter that declares none takes any option.
+The TOML format is documented in `docs/configuration.md`.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
+import re
+import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,15 +41,22 @@ import httpx
 from ._client import Client
 from ._errors import ConfigurationError
 from ._registry import ProviderInfo, Registry, default_registry
-from ._settings import Settings
+from ._settings import Secret, Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._http import RetryPolicy
     from .sandbox import Sandbox
 
 __all__ = ["connect"]
 
 _CORE = frozenset({"api_key", "base_url", "webhook_secret", "strict", "sandbox", "speed"})
+_TEXT = ("api_key", "base_url", "webhook_secret")
+"""Settings that must be text (or, for the two secrets, a `Secret`) in every layer."""
+_TABLE_KEYS = frozenset({"url", "provider"})
+"""Keys of the `[coursegen]` table itself; its sub-tables are per-provider settings."""
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -77,9 +93,15 @@ def connect(
     """
     env = os.environ if environ is None else environ
     registry = registry or default_registry()
-    document = _load_toml(config if config is not None else env.get("COURSEGEN_CONFIG"))
+    config_path = config if config is not None else env.get("COURSEGEN_CONFIG")
+    document = _load_toml(config_path)
+    where = f"config file {os.fspath(config_path)!r}" if config_path else "config file"
     if target is None:
         target = document.get("url") or document.get("provider") or env.get("COURSEGEN_URL")
+    if target is not None and not isinstance(target, str):
+        raise ConfigurationError(
+            f"the provider must be a name or a URL string, not {type(target).__name__}"
+        )
     if not target:
         raise ConfigurationError(
             "no provider configured: pass one to connect() (a name such as "
@@ -91,9 +113,15 @@ def connect(
     adapter_cls = info.adapter
 
     merged = _merge_layers(
-        adapter_cls, name, document=document, env=env, url_settings=url_settings, settings=settings
+        adapter_cls,
+        name,
+        document=document,
+        where=where,
+        env=env,
+        url_settings=url_settings,
+        settings=settings,
     )
-    sandbox, own_sandbox = _simulator(info, merged)
+    sandbox, own_sandbox = _simulator(info, merged, seed)
     sandbox_on = sandbox is not None
     speed = sandbox.speed if sandbox is not None else _number(merged.get("speed", 1.0), "speed")
     if sandbox is not None:
@@ -138,16 +166,25 @@ def connect(
     )
 
 
-def _simulator(info: ProviderInfo, merged: Mapping[str, Any]) -> tuple[Sandbox | None, bool]:
+def _simulator(
+    info: ProviderInfo, merged: Mapping[str, Any], seed: int | None
+) -> tuple[Sandbox | None, bool]:
     """The simulator the settings ask for (none, a new one, or one given to share), and
-    whether the client owns it (runs its webhook deliveries while open)."""
+    whether the client owns it (runs its webhook deliveries while open).
+
+    A new simulator is seeded from `connect(seed=...)`, else at random: its job and
+    course ids are then new on every run, as integrators storing them under unique
+    constraints need, and the same on every run of a test that passes a seed.
+    """
     requested = merged.get("sandbox", False)
     if isinstance(requested, bool | str | int):
         if not _flag(requested, "sandbox"):
             return None, False
         if info.sandbox is None:
             raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
-        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed")), True
+        if seed is None:
+            seed = secrets.randbits(32)
+        return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"), seed=seed), True
     # A simulator object shares one simulated vendor between clients (importing the
     # sandbox module, and Starlette, is left to the code that made it).
     if getattr(requested, "name", None) != info.name:
@@ -161,48 +198,139 @@ def _merge_layers(
     name: str,
     *,
     document: Mapping[str, Any],
+    where: str,
     env: Mapping[str, str],
     url_settings: Mapping[str, Any],
     settings: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The settings of every layer, later layers winning (see the module docstring)."""
+    """The settings of every layer, later layers winning (see the module docstring).
+
+    Every key is checked against the names the provider takes, and every text setting
+    against its type, with the layer it came from in the message.
+    """
     table = document.get(name, {})
     if not isinstance(table, Mapping):
-        raise ConfigurationError(f"[coursegen.{name}] in the config file must be a table")
+        raise ConfigurationError(f"[coursegen.{name}] in the {where} must be a table")
+    declared = getattr(adapter_cls, "option_names", None)
+    valid = None if declared is None else _CORE | frozenset(declared)
+    _check_layer(table, valid, f"[coursegen.{name}] of the {where}")
     vendor_env = {
         setting: env[variable]
         for setting, variable in getattr(adapter_cls, "env_vars", {}).items()
         if variable in env
     }
     prefix = f"COURSEGEN_{name.upper().replace('-', '_')}_"
-    ours = {k[len(prefix) :].lower(): v for k, v in env.items() if k.startswith(prefix)}
+    ours: dict[str, Any] = {}
+    for variable, value in env.items():
+        if variable.startswith(prefix):
+            key = variable[len(prefix) :].lower()
+            _check_key(key, valid, f"variable {variable}", spell=lambda k: prefix + k.upper())
+            ours[key] = value
+    _check_layer(url_settings, valid, "the URL's query")
+    _check_layer(settings, valid, "connect()'s keyword arguments")
     merged: dict[str, Any] = {"base_url": adapter_cls.default_base_url}
     for layer in (table, vendor_env, ours, url_settings, settings):
         merged.update(layer)
     return merged
 
 
+def _check_layer(layer: Mapping[str, Any], valid: frozenset[str] | None, where: str) -> None:
+    for key, value in layer.items():
+        _check_key(key, valid, where)
+        if key in _TEXT and not (
+            isinstance(value, str | Secret) or (key == "base_url" and isinstance(value, httpx.URL))
+        ):
+            raise ConfigurationError(
+                f"setting {key!r} in {where} must be text, not {type(value).__name__}"
+            )
+
+
+def _check_key(
+    key: str,
+    valid: frozenset[str] | None,
+    where: str,
+    spell: Callable[[str], str] = repr,
+) -> None:
+    """Refuse a key the provider does not take, naming the nearest one it does."""
+    if valid is None or key in valid:
+        return
+    near = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+    hint = f"; did you mean {spell(near[0])}?" if near else ""
+    raise ConfigurationError(
+        f"unknown setting {key!r} in {where}{hint} (valid: {', '.join(sorted(valid))})"
+    )
+
+
 def _load_toml(path: str | os.PathLike[str] | None) -> Mapping[str, Any]:
+    """The `[tool.coursegen]` or `[coursegen]` table of a TOML file, checked."""
     if path is None or str(path) == "":
         return {}
+    shown = repr(os.fspath(path))
     try:
         with Path(path).open("rb") as file:
             data = tomllib.load(file)
     except FileNotFoundError:
-        raise ConfigurationError(f"config file {os.fspath(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {shown} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"config file {shown} is a directory, not a TOML file") from None
+    except OSError as exc:
         raise ConfigurationError(
-            f"config file {os.fspath(path)!r} is not valid TOML: {exc}"
+            f"config file {shown} cannot be read: {exc.strerror or exc}"
         ) from None
-    section = data.get("tool", {}).get("coursegen") or data.get("coursegen") or {}
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"config file {shown} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {shown} is not valid TOML: {exc}") from None
+    return _coursegen_table(data, shown)
+
+
+def _coursegen_table(data: Mapping[str, Any], shown: str) -> Mapping[str, Any]:
+    tool = data.get("tool")
+    if isinstance(tool, Mapping) and "coursegen" in tool:
+        section, label = tool["coursegen"], "[tool.coursegen]"
+    elif "coursegen" in data:
+        section, label = data["coursegen"], "[coursegen]"
+    else:
+        raise ConfigurationError(
+            f"config file {shown} has no [coursegen] table (nor [tool.coursegen] in a "
+            "pyproject.toml): coursegen reads nothing else from it"
+        )
     if not isinstance(section, Mapping):
-        raise ConfigurationError("[coursegen] in the config file must be a table")
+        raise ConfigurationError(f"{label} in config file {shown} must be a table")
+    for key, value in section.items():
+        if isinstance(value, Mapping):
+            continue  # a provider's table, checked when that provider is chosen
+        if key not in _TABLE_KEYS:
+            near = difflib.get_close_matches(key, sorted(_TABLE_KEYS), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ConfigurationError(
+                f"unknown key {key!r} in {label} of config file {shown}{hint} (it takes "
+                "url or provider, and a [coursegen.<provider>] table of settings)"
+            )
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"{key!r} in {label} of config file {shown} must be text, not "
+                f"{type(value).__name__}"
+            )
     return section
 
 
 def _parse_target(target: str) -> tuple[str, dict[str, Any]]:
     if "://" not in target:
-        return target.strip().lower(), {}
+        name = target.strip().lower()
+        if name in ("sandbox", "http", "https"):
+            raise ConfigurationError(
+                f"{name!r} is not a provider: write it before or after one, as in "
+                "'sandbox+learningstudio://' or 'edumate+http://localhost:8000'"
+            )
+        if not _NAME.match(name):
+            # Never repeated when it may hold a key (`name:KEY@host`).
+            shown = "the provider" if "@" in name else repr(target)
+            raise ConfigurationError(
+                f"{shown} is neither a provider name (such as 'learningstudio') nor a "
+                "provider URL (such as 'learningstudio://KEY@learningstudioai.com')"
+            )
+        return name, {}
     try:
         parts = urlsplit(target)
         port = parts.port
@@ -237,9 +365,25 @@ def _base_url(value: Any, provider: str) -> httpx.URL:
         raise ConfigurationError(f"{provider}: base_url is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"{provider}: base_url must be an http(s) URL with a host")
+    if not _valid_host(url.host):
+        raise ConfigurationError(
+            f"{provider}: base_url's host {url.host!r} is not a host name or an IP address"
+        )
     if url.userinfo:
         raise ConfigurationError(f"{provider}: put the key in api_key, not in base_url")
     return url
+
+
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (dot-separated labels) or an IP address: no spaces, no stray signs."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return all(_HOST_LABEL.match(label) for label in host.rstrip(".").split("."))
+    return True
 
 
 def _loopback(url: httpx.URL) -> bool:

@@ -64,11 +64,25 @@ def stamp(snapshot: Snapshot) -> Snapshot:
 class ProviderRuntime:
     """One provider as a client runs it: its adapter, its sender, its clock scale."""
 
-    def __init__(self, adapter: Adapter, sender: Sender, *, time_scale: float, host: str) -> None:
+    def __init__(
+        self,
+        adapter: Adapter,
+        sender: Sender,
+        *,
+        time_scale: float,
+        host: str,
+        scheme: str = "https",
+        port: int | None = None,
+        sandbox: bool = False,
+    ) -> None:
         self.adapter = adapter
         self.sender = sender
         self.time_scale = time_scale
         self.host = host
+        # Where the jobs live, for their tokens: the endpoint and whether it is in-process.
+        self.scheme = scheme
+        self.port = port
+        self.sandbox = sandbox
         self.durations = DurationModel()
         # Protocol isinstance checks are slow, and asked after every poll: ask once.
         self.staged = adapter if isinstance(adapter, StagedAdapter) else None

@@ -9,7 +9,7 @@ CourseGenError
 │   ├── PermissionDenied      403 (paid plan required, suspended...)
 │   ├── QuotaExceeded         403 usage limit, 402 credits
 │   ├── RateLimited           429, .retry_after
-│   ├── InvalidRequest        400/422 (also raised before sending, for input we can check)
+│   ├── InvalidRequest        400/422, or bad input found before sending (also ValueError)
 │   ├── NotFound              404
 │   ├── Conflict              409
 │   └── ProviderUnavailable   5xx
@@ -80,6 +80,7 @@ class UnsupportedFeature(CourseGenError, ValueError):
     ) -> None:
         self.provider = provider
         self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
+        self.droppable = droppable
         names = ", ".join(self.fields)
         super().__init__(
             f"{provider} does not support {names}"
@@ -146,8 +147,12 @@ class RateLimited(ProviderError):
         self.retry_after = retry_after
 
 
-class InvalidRequest(ProviderError):
-    """The request is invalid (400/422, or found so before sending anything)."""
+class InvalidRequest(ProviderError, ValueError):
+    """The request is invalid (400/422, or found so before sending anything).
+
+    Also a `ValueError`: a request record built with a wrong type (`subject=None`) or
+    a malformed locale raises it at construction, with `provider="coursegen"`.
+    """
 
 
 class NotFound(ProviderError):

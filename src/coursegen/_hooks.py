@@ -32,7 +32,9 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 SandboxFactory = Callable[..., "Sandbox"]
-"""Builds a provider's simulator; keyword arguments are sandbox options (speed, faults)."""
+"""Builds a provider's simulator; keyword arguments are sandbox options (speed, seed, faults).
+
+`connect()` passes `speed` and `seed` to every factory it calls."""
 
 
 class Register(Protocol):

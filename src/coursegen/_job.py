@@ -27,14 +27,34 @@ DEFAULT = object()
 
 @attrs.frozen
 class JobToken:
-    """What a token carries: enough to find the job again, never a credential."""
+    """What a token carries: enough to find the job again, never a credential.
+
+    It names the endpoint the job lives at (scheme, host, port) and whether that was an
+    in-process sandbox, so `coursegen status TOKEN` can find it with nothing else, or say
+    why it cannot. Tokens written before these fields existed read as https, default port.
+    """
 
     provider: str
     job_id: str
     host: str
+    scheme: str = "https"
+    port: int | None = None
+    sandbox: bool = False
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host[:port]`: where the job's vendor (or simulator) answers."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port else "")
 
     def encode(self) -> str:
-        payload = json.dumps({"p": self.provider, "j": self.job_id, "h": self.host}).encode()
+        data: dict[str, object] = {"p": self.provider, "j": self.job_id, "h": self.host}
+        data["s"] = self.scheme
+        if self.port is not None:
+            data["o"] = self.port
+        if self.sandbox:
+            data["x"] = True
+        payload = json.dumps(data).encode()
         return _TOKEN_PREFIX + base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
     @classmethod
@@ -44,7 +64,15 @@ class JobToken:
         body = token[len(_TOKEN_PREFIX) :]
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            return cls(provider=data["p"], job_id=data["j"], host=data["h"])
+            port = data.get("o")
+            return cls(
+                provider=data["p"],
+                job_id=data["j"],
+                host=data["h"],
+                scheme=data.get("s", "https"),
+                port=None if port is None else int(port),
+                sandbox=bool(data.get("x", False)),
+            )
         except (binascii.Error, ValueError, KeyError, TypeError) as exc:
             raise ConfigurationError("the job token is damaged and cannot be read") from exc
 
@@ -97,7 +125,14 @@ class Job:
     def token(self) -> str:
         """Resume this job elsewhere with `Client.resume(token)`; it holds no secret."""
         runtime = self._tracked.runtime
-        return JobToken(runtime.name, self.id, runtime.host).encode()
+        return JobToken(
+            runtime.name,
+            self.id,
+            runtime.host,
+            scheme=runtime.scheme,
+            port=runtime.port,
+            sandbox=runtime.sandbox,
+        ).encode()
 
     async def refresh(self) -> Snapshot:
         """Ask the vendor now (as soon as its per-job floor allows) and return the answer."""

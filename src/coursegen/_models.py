@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 import attrs
+
+from ._errors import InvalidRequest
 
 __all__ = [
     "Assessment",
@@ -165,6 +168,39 @@ class ExportResult:
     exported_at: datetime | None = None
 
 
+# A BCP-47 tag's shape: a 2-3 letter language, then subtags (script, region, variant).
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest(message, provider="coursegen")
+
+
+def _text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A required text field: anything but a `str` is refused when the record is built."""
+    if not isinstance(value, str):
+        raise _invalid(
+            f"{type(instance).__name__}.{attribute.name} must be text, not {type(value).__name__}"
+        )
+
+
+def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
+
+
+def _locale(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A locale is None or a BCP-47 tag (`en`, `en-US`, `pt-BR`), checked before any request.
+
+    Blank is left to the adapters, which say what their vendor does with it.
+    """
+    _optional_text(instance, attribute, value)
+    if value is not None and value.strip() and not _LOCALE.match(value.strip()):
+        raise _invalid(
+            f"language {value!r} is not a locale: use a BCP-47 tag such as 'en', 'en-US' or 'pt-BR'"
+        )
+
+
 def _tuple_of_str(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         # A lone string is almost always a mistake for a one-item outline.
@@ -181,9 +217,9 @@ class CourseRequest:
     `UnsupportedFeature` at submit time (or warns, with `strict=False`).
     """
 
-    subject: str
-    language: str | None = None
-    format: str | None = None
+    subject: str = attrs.field(validator=_text)
+    language: str | None = attrs.field(default=None, validator=_locale)
+    format: str | None = attrs.field(default=None, validator=_optional_text)
     outline: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     add_ons: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     level: str | None = None
@@ -208,8 +244,8 @@ class AssessmentRequest:
     `bloom_mix` asks for a number of questions per Bloom level.
     """
 
-    topic: str
-    collection: str | None = None
+    topic: str = attrs.field(validator=_text)
+    collection: str | None = attrs.field(default=None, validator=_optional_text)
     source: bytes | str | os.PathLike[str] | None = attrs.field(default=None, repr=False)
     source_name: str | None = None
     bloom_mix: Mapping[BloomLevel, int] = attrs.field(factory=dict, converter=_frozen_mix)

@@ -13,6 +13,7 @@ shows why) and the others load as usual.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import os
 import re
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
 __all__ = ["PluginFailure", "ProviderInfo", "Registry", "default_registry"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+FIRST_PARTY = ("learningstudio", "tutorflow", "edumate")
+"""The providers this project ships, each its own distribution and `coursegen` extra."""
+
+
+def install_command(provider: str) -> str:
+    """The pip command that installs one of our providers (`coursegen[all]`: every one)."""
+    return f'pip install "coursegen[{provider}]"'
+
+
 _REQUIRED = ("name", "default_base_url", "capabilities", "policy", "from_settings")
 
 
@@ -140,11 +150,17 @@ class Registry:
             return info
         known = ", ".join(sorted(providers)) or "none"
         broken = [f for f in failures if f.plugin == name or name in f.error]
-        hint = (
-            f"; plugin {broken[0].plugin!r} failed to load: {broken[0].error}"
-            if broken
-            else f"; install its plugin (pip install coursegen-{name})"
-        )
+        near = difflib.get_close_matches(name, sorted({*providers, *FIRST_PARTY}), n=1)
+        if broken:
+            hint = f"; plugin {broken[0].plugin!r} failed to load: {broken[0].error}"
+        elif near and near[0] in providers:
+            hint = f"; did you mean {near[0]!r}?"
+        elif name in FIRST_PARTY:
+            hint = f"; install it: {install_command(name)}"
+        elif near:
+            hint = f"; did you mean {near[0]!r} ({install_command(near[0])})?"
+        else:
+            hint = "; install the plugin that provides it (see `coursegen providers`)"
         raise ConfigurationError(f"unknown provider {name!r} (installed: {known}){hint}")
 
     def _collect(self) -> tuple[dict[str, ProviderInfo], tuple[PluginFailure, ...]]:

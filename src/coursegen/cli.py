@@ -2,19 +2,23 @@
 serve a sandbox.
 
 With no provider configured, `generate` runs on the built-in LearningStudioAI sandbox and
-says so in one line: the first run needs no key and no network.
+says so in one line: the first run needs no key and no network. Exit codes are stable and
+listed in `coursegen --help` (`EXIT_CODES`).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import os
 import sys
+import warnings
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
 import attrs
@@ -29,6 +33,7 @@ from ._errors import (
     ProviderError,
     UnsupportedFeature,
 )
+from ._features import UnsupportedFeatureWarning
 from ._job import JobToken
 from ._models import (
     Assessment,
@@ -40,7 +45,7 @@ from ._models import (
     Request,
     Snapshot,
 )
-from ._registry import default_registry
+from ._registry import default_registry, install_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -50,12 +55,25 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+_T = TypeVar("_T")
+
 # The simulator each command falls back to when no provider is configured.
 DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate", "batch": "learningstudio"}
 # Sandbox jobs take one to two vendor minutes; at this speed they take a few seconds.
 DEFAULT_SANDBOX_SPEED = 20.0
 
-EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER, EXIT_BROKEN_PLUGIN = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+EXIT_CODES = f"""\
+exit codes (stable):
+  {EXIT_OK}    done: the job succeeded, or the command did what it says
+  {EXIT_JOB_FAILED}    the job failed, was cancelled or expired, or still ran at --timeout
+  {EXIT_USAGE}    usage or configuration error (bad option, unknown provider, missing key)
+  {EXIT_PROVIDER}    the vendor or the network said no (HTTP error, unreadable answer)
+  {EXIT_BROKEN_PLUGIN}    providers --check: a plugin failed to load
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_BROKEN_PIPE}  the output was closed early (e.g. piped into head)
+"""
 
 _json = cattrs.Converter()
 _json.register_unstructure_hook(datetime, lambda value: value.isoformat())
@@ -73,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coursegen",
         description="Generate courses and assessments with any vendor, through one protocol.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
     )
     generate.add_argument("--no-wait", action="store_true", help="print the job token and stop")
+    _add_strict_option(generate)
     _add_assessment_options(generate)
     _add_wait_options(generate)
 
@@ -130,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a vendor field passed through unchanged (VALUE parsed as JSON if it can be)",
     )
     assess.add_argument("--no-wait", action="store_true", help="print the job token and stop")
+    _add_strict_option(assess)
     _add_wait_options(assess)
 
     status = commands.add_parser("status", help="show a job's current state")
@@ -144,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
 
     providers = commands.add_parser("providers", help="list installed providers and plugin errors")
     providers.add_argument("--json", action="store_true", help="machine-readable output")
+    providers.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit {EXIT_BROKEN_PLUGIN} if any plugin failed to load (for CI and install checks)",
+    )
 
     _batch.add_parser(commands, _add_provider_options)
 
@@ -151,10 +178,48 @@ def _parser() -> argparse.ArgumentParser:
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve a simulator on loopback")
     serve.add_argument("vendor", help="provider name, e.g. learningstudio")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--speed", type=float, default=1.0, help="vendor seconds per second")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback)"
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port to listen on; 0 picks a free one"
+    )
+    serve.add_argument(
+        "--speed", type=_positive, default=1.0, help="vendor seconds per real second (default 1)"
+    )
     return parser
+
+
+def _read(text: str, kind: Callable[[str], _T], what: str) -> _T:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def _positive(text: str) -> float:
+    """argparse type: a number above zero (a speed, a timeout)."""
+    value = _read(text, float, "a number")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port (0: any free one)."""
+    value = _read(text, int, "a port number")
+    if not 0 <= value <= 65535:  # noqa: PLR2004 - the TCP port range
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def _add_strict_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="drop the options this provider cannot honour, with a warning, instead of failing",
+    )
 
 
 def _add_provider_options(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +227,9 @@ def _add_provider_options(parser: argparse.ArgumentParser) -> None:
         "--provider",
         help="provider name or URL (default: COURSEGEN_URL, else the built-in sandbox)",
     )
-    parser.add_argument("--speed", type=float, help="sandbox only: vendor seconds per second")
+    parser.add_argument(
+        "--speed", type=_positive, help="sandbox only: vendor seconds per real second"
+    )
 
 
 def _add_assessment_options(parser: argparse.ArgumentParser) -> None:
@@ -179,7 +246,9 @@ def _add_assessment_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_wait_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--timeout", type=float, help="seconds to wait (default: the vendor's)")
+    parser.add_argument(
+        "--timeout", type=_positive, help="seconds to wait (default: until the job ends)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -195,15 +264,23 @@ def _version() -> str:
 
 def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = None) -> Client:
     settings: dict[str, Any] = {}
+    if getattr(args, "strict", True) is False:
+        settings["strict"] = False
     target: str | None
     if args.provider:
         target = args.provider
     elif os.environ.get("COURSEGEN_URL") or os.environ.get("COURSEGEN_CONFIG"):
         target = None  # connect() reads them
     elif token is not None:
-        target = token.provider
+        target = _token_target(token, settings)
     else:
         default = DEFAULT_SANDBOX[args.command]
+        if default not in default_registry().providers:
+            raise ConfigurationError(
+                f"no provider configured, and the {default} sandbox this command uses by "
+                f"default is not installed: {install_command(default)} (every vendor: "
+                'pip install "coursegen[all]"), or pass --provider'
+            )
         target = f"sandbox+{default}://"
         print(
             f"No provider configured: using the built-in {default} sandbox (simulated, "
@@ -214,6 +291,33 @@ def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = 
     if args.speed and "speed" not in settings:
         settings["speed"] = args.speed
     return connect(target, **settings)
+
+
+def _token_target(token: JobToken, settings: dict[str, Any]) -> str:
+    """Where a token's job lives, as a provider URL; fills in a served sandbox's demo key."""
+    if token.sandbox:
+        raise ConfigurationError(
+            f"{token.provider} job {token.job_id} lived in an in-process sandbox, which ended "
+            "with the command that made it: nothing can follow it now. To follow jobs "
+            f"across commands, serve one (coursegen sandbox serve {token.provider}) and "
+            "pass --provider with the URL it prints"
+        )
+    if not _is_loopback(token.host):
+        return token.provider  # a real vendor: its base URL and key come from settings
+    # A simulator served on this machine (`coursegen sandbox serve`): its own demo key,
+    # unless the environment names one.
+    info = default_registry().get(token.provider)
+    variable = info.adapter.env_vars.get("api_key")
+    if info.sandbox is not None and not (variable and os.environ.get(variable)):
+        settings["api_key"] = info.sandbox().demo_key or None
+    return f"{token.provider}+{token.origin}"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -342,20 +446,17 @@ def _parse_bloom(pairs: Sequence[str]) -> dict[BloomLevel, int]:
     return mix
 
 
-def _request(args: argparse.Namespace, kinds: frozenset[type]) -> Request:
+def _request(args: argparse.Namespace, provider: str, kinds: frozenset[type]) -> Request:
     """The request the command line describes, of the kind the provider makes."""
-    course_options = ("language", "format", "level", "lesson_count", "title", "description")
-    wants_assessment = args.command == "assess" or (
-        CourseRequest not in kinds and AssessmentRequest in kinds
-    )
-    if wants_assessment:
-        stray = [name for name in course_options if getattr(args, name, None)]
-        stray += [name for name in ("outline", "add_ons") if getattr(args, name, None)]
-        if stray:
-            raise ConfigurationError(
-                f"an assessment takes no {', '.join(stray)} (course options); "
-                "use --collection, --source or --bloom"
-            )
+    if kinds and args.command == "generate" and CourseRequest not in kinds:
+        raise ConfigurationError(
+            f"{provider} makes assessments, not courses: use `coursegen assess`"
+        )
+    if kinds and args.command == "assess" and AssessmentRequest not in kinds:
+        raise ConfigurationError(
+            f"{provider} makes courses, not assessments: use `coursegen generate`"
+        )
+    if args.command == "assess":  # its parser has no course options to refuse
         return AssessmentRequest(
             topic=args.subject,
             collection=args.collection,
@@ -385,16 +486,28 @@ def _request(args: argparse.Namespace, kinds: frozenset[type]) -> Request:
     )
 
 
+def _check_source(source: str | None) -> None:
+    """A --source that is no file fails before anything starts, naming the path once."""
+    if source is None or Path(source).is_file():
+        return
+    what = "is a directory, not a file" if Path(source).is_dir() else "does not exist"
+    raise ConfigurationError(f"--source {source}: {what}")
+
+
 async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_source(args.source)
     async with _client_for(args, err) as client:
-        request = _request(args, client.capabilities.request_kinds)
+        request = _request(args, client.provider, client.capabilities.request_kinds)
         demo = client.sandbox.demo_collection if client.sandbox is not None else None
         if isinstance(request, AssessmentRequest) and not (request.collection or request.source):
             if demo is None:
                 raise ConfigurationError("an assessment needs --collection NAME or --source FILE")
             err.write(f"No --collection or --source: using the sandbox's collection {demo}.\n")
             request = attrs.evolve(request, collection=demo)
-        job = await client.submit(request)
+        with warnings.catch_warnings(record=True) as dropped:
+            warnings.simplefilter("always", UnsupportedFeatureWarning)
+            job = await client.submit(request)
+        err.writelines(f"coursegen: warning: {warning.message}\n" for warning in dropped)
         if not args.json:
             err.write(f"Submitted {client.provider} job {job.id}\n")
         if args.no_wait:
@@ -468,9 +581,9 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
             "failures": [{"plugin": f.plugin, "error": f.error} for f in failures],
         }
         out.write(json.dumps(data, indent=2) + "\n")
-        return EXIT_OK
+        return EXIT_BROKEN_PLUGIN if args.check and failures else EXIT_OK
     if not providers:
-        out.write("No providers installed (pip install coursegen-learningstudio).\n")
+        out.write('No providers installed: pip install "coursegen[all]" installs every vendor.\n')
     for info in sorted(providers.values(), key=lambda i: i.name):
         caps = info.adapter.capabilities
         version = f" {info.version}" if info.version else ""
@@ -494,7 +607,7 @@ def _providers(args: argparse.Namespace, out: TextIO) -> int:
             features.append("export " + "/".join(caps.export_formats))
         out.write(f"  features:  {', '.join(features) or '-'}\n")
     out.writelines(f"BROKEN plugin {failure.plugin}: {failure.error}\n" for failure in failures)
-    return EXIT_OK
+    return EXIT_BROKEN_PLUGIN if args.check and failures else EXIT_OK
 
 
 def _capabilities_json(adapter: type[Any]) -> dict[str, Any]:
@@ -511,6 +624,12 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     info = default_registry().get(args.vendor)
     if info.sandbox is None:
         raise ConfigurationError(f"provider {args.vendor!r} ships no sandbox simulator")
+    try:
+        import uvicorn  # noqa: F401, PLC0415 - only to say, before starting, that it is missing
+    except ImportError:
+        raise ConfigurationError(
+            'serving a sandbox needs uvicorn: pip install "coursegen[serve]"'
+        ) from None
     simulator = info.sandbox(speed=args.speed)
     async with simulator, serve(simulator, host=args.host, port=args.port) as url:
         out.write(f"{args.vendor} sandbox on {url} (speed {args.speed:g}x); key: ")
@@ -543,19 +662,69 @@ def main(
         "batch": lambda: _batch.main(args, out, err, _client_for),
     }
     try:
-        return handlers[args.command]()
-    except (ConfigurationError, UnsupportedFeature) as exc:
-        err.write(f"coursegen: {exc}\n")
-        return EXIT_USAGE
-    except ProviderError as exc:
-        err.write(f"coursegen: {exc}\n")
-        return EXIT_PROVIDER
-    except CourseGenError as exc:
-        err.write(f"coursegen: {type(exc).__name__}: {exc}\n")
-        return EXIT_PROVIDER
-    except KeyboardInterrupt:
+        try:
+            code = handlers[args.command]()
+            out.flush()  # a closed pipe shows here, not in the interpreter's exit
+        except BaseExceptionGroup as group:
+            raise _single_error(group) from None
+    except (CourseGenError, BrokenPipeError, KeyboardInterrupt) as exc:
+        return _report(exc, out, err)
+    return code
+
+
+def _report(exc: BaseException, out: TextIO, err: TextIO) -> int:
+    """Say what went wrong in one line, and return the exit code for it (`EXIT_CODES`)."""
+    code, message = EXIT_PROVIDER, f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, UnsupportedFeature):
+        code, message = EXIT_USAGE, _unsupported_message(exc)
+    elif isinstance(exc, ConfigurationError):
+        code, message = EXIT_USAGE, str(exc)
+    elif isinstance(exc, ProviderError) and exc.provider == "coursegen":
+        # Input found invalid before sending is ours to word: no provider prefix.
+        code, message = EXIT_USAGE, exc.message
+    elif isinstance(exc, ProviderError):
+        message = str(exc)
+    elif isinstance(exc, BrokenPipeError):
+        _quiet_stdout(out)
+        return EXIT_BROKEN_PIPE
+    elif isinstance(exc, KeyboardInterrupt):
         err.write("\ncoursegen: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+    err.write(f"coursegen: {message}\n")
+    return code
+
+
+def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error a task group wrapped (a failed start of a sandbox, say), else the group."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
+
+
+def _unsupported_message(exc: UnsupportedFeature) -> str:
+    if not exc.droppable:
+        return str(exc)
+    return (
+        f"{exc.provider} does not support {', '.join(exc.fields)}: leave "
+        f"{'it' if len(exc.fields) == 1 else 'them'} out, or pass --no-strict to drop "
+        "such options with a warning"
+    )
+
+
+def _quiet_stdout(out: TextIO) -> None:
+    """After a closed pipe, point stdout at /dev/null so the exit flush cannot fail again."""
+    if out is not sys.stdout:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

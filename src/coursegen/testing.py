@@ -13,9 +13,9 @@ class TestContract(ProviderContract):
     unsupported_request = CourseRequest(subject="x", lesson_count=3)
 ```
 
-Each test runs on asyncio and trio (the class's own `anyio_backend` fixture: trio with
-an autojumping virtual clock, asyncio with the sandbox's `speed`), so minutes of vendor
-time pass in milliseconds.
+Each test runs on asyncio and trio, both on virtual time (the class's own `anyio_backend`
+fixture: trio with an autojumping `MockClock`, asyncio on a `VirtualClockEventLoop`), so
+minutes of vendor time pass in milliseconds and every timing is exact at speed 1.
 
 Integrators get the same simulators for their own tests: `pytest_plugins =
 ["coursegen.testing"]` adds the `coursegen_sandbox` fixture, a factory of sandboxed

@@ -1,7 +1,7 @@
 """EduMate end to end: the client, the engine and the simulator together.
 
-On trio the tests run on a virtual clock (minutes of vendor time in milliseconds); on
-asyncio the simulator's `speed` compresses vendor time instead.
+The tests run on a virtual clock on both backends (minutes of vendor time in
+milliseconds), at speed 1: vendor times are exact.
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ REQUEST = AssessmentRequest(topic="Photosynthesis", collection=DEMO_COLLECTION, 
 PDF = b"%PDF-1.7\n" + b"leaf " * 800 + b"\n%%EOF\n"
 ATTEMPTS = 3
 TIMEOUT_LINE = "rq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (600 seconds)"
-
-
-@pytest.fixture
-def speed(anyio_backend: tuple[str, object]) -> float:
-    """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0
 
 
 def connect(sandbox: EduMateSandbox, **settings: Any) -> coursegen.Client:
@@ -90,9 +84,9 @@ def test_url_forms(target, base_url):
 # -- generation ----------------------------------------------------------------------------
 
 
-async def test_an_assessment_from_a_collection(speed):
+async def test_an_assessment_from_a_collection():
     """Topic, collection and Bloom mix in; the asked questions out, normalized."""
-    sandbox = EduMateSandbox(speed=speed, letter_answer_rate=1.0)
+    sandbox = EduMateSandbox(letter_answer_rate=1.0)
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
         assert job.snapshot.status is JobStatus.PENDING
@@ -110,9 +104,9 @@ async def test_an_assessment_from_a_collection(speed):
     assert job.snapshot.status is JobStatus.SUCCEEDED
 
 
-async def test_rq_intermediate_statuses_are_pending(speed):
+async def test_rq_intermediate_statuses_are_pending():
     """Scripted `scheduled` and `deferred` read PENDING, `started` RUNNING, words kept."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("succeed", duration=60, statuses=("scheduled", "deferred", "started")))
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
@@ -123,9 +117,9 @@ async def test_rq_intermediate_statuses_are_pending(speed):
     assert seen[-1] == ("finished", JobStatus.SUCCEEDED)
 
 
-async def test_nothing_generated_is_a_failure_with_a_clear_reason(speed):
+async def test_nothing_generated_is_a_failure_with_a_clear_reason():
     """An unknown collection finishes with `result: null`: JobFailed saying nothing came."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(AssessmentRequest(topic="Tides", collection="edu_mate_none"))
         with pytest.raises(coursegen.JobFailed) as caught:
@@ -137,9 +131,9 @@ async def test_nothing_generated_is_a_failure_with_a_clear_reason(speed):
     assert "generated nothing" in str(caught.value)
 
 
-async def test_a_timed_out_job_fails_with_the_tracebacks_last_line(speed):
+async def test_a_timed_out_job_fails_with_the_tracebacks_last_line():
     """RQ's 600 s timeout: JobFailed with the traceback's last line; the whole one in raw."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("succeed", duration=900))
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
@@ -157,13 +151,13 @@ async def test_a_timed_out_job_fails_with_the_tracebacks_last_line(speed):
     assert snapshot.raw["error"].count("\n") > 5
 
 
-async def test_a_cancelled_job_is_job_failed_saying_so(speed):
+async def test_a_cancelled_job_is_job_failed_saying_so():
     """A job stopped at the server ends CANCELLED; result() raises JobFailed naming it."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("succeed", duration=300))
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
-        await anyio.sleep(30 / speed)
+        await anyio.sleep(30)
         sandbox.cancel(job.id)
         with pytest.raises(coursegen.JobFailed, match="stopped on the EduMate server"):
             await job.result()
@@ -173,13 +167,13 @@ async def test_a_cancelled_job_is_job_failed_saying_so(speed):
 # -- results that expire -------------------------------------------------------------------
 
 
-async def test_a_result_nobody_fetched_in_time_has_expired(speed):
+async def test_a_result_nobody_fetched_in_time_has_expired():
     """keep_results=False, nobody waits, > 500 s pass: JobExpired, clearly worded."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("succeed", duration=60))
     async with connect(sandbox, keep_results=False) as client:
         job = await client.submit(REQUEST)
-        await anyio.sleep(700 / speed)  # it finished at 60 s; its result went at 560 s
+        await anyio.sleep(700)  # it finished at 60 s; its result went at 560 s
         with pytest.raises(coursegen.JobExpired) as caught:
             await job.result()
     message = str(caught.value)
@@ -191,13 +185,13 @@ async def test_a_result_nobody_fetched_in_time_has_expired(speed):
     assert caught.value.token == job.token
 
 
-async def test_by_default_no_result_is_ever_lost(speed):
+async def test_by_default_no_result_is_ever_lost():
     """The same scenario with default settings: the engine fetched it, nobody waiting."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("succeed", duration=60))
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
-        await anyio.sleep(700 / speed)
+        await anyio.sleep(700)
         polls = len(sandbox.polls[job.id])
         assessment = await job.result()
         assert len(sandbox.polls[job.id]) == polls  # nothing left to ask
@@ -205,11 +199,11 @@ async def test_by_default_no_result_is_ever_lost(speed):
     assert await job.result() is assessment  # kept, even after the client closed
 
 
-async def test_a_job_this_client_never_saw_is_not_found(speed):
+async def test_a_job_this_client_never_saw_is_not_found():
     """A token for a job the server does not know (another server's) is NotFound."""
-    async with connect(EduMateSandbox(speed=speed)) as elsewhere:
+    async with connect(EduMateSandbox()) as elsewhere:
         token = (await elsewhere.submit(REQUEST)).token
-    async with connect(EduMateSandbox(speed=speed)) as client:
+    async with connect(EduMateSandbox()) as client:
         with pytest.raises(coursegen.NotFound) as caught:
             await client.resume(token)
     assert "does not know job" in str(caught.value)
@@ -219,9 +213,9 @@ async def test_a_job_this_client_never_saw_is_not_found(speed):
 # -- PDF sources ---------------------------------------------------------------------------
 
 
-async def test_a_pdf_becomes_an_assessment_through_both_vendor_jobs(speed):
+async def test_a_pdf_becomes_an_assessment_through_both_vendor_jobs():
     """PDF bytes in, an Assessment out: one job for the user, chunking then chat for EduMate."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(pdf_request())
         assert job.id.startswith("chunking:")
@@ -241,11 +235,11 @@ async def test_a_pdf_becomes_an_assessment_through_both_vendor_jobs(speed):
     assert all(not s.status.is_terminal for s in seen[:-1])
 
 
-async def test_a_pdf_path_is_read_by_the_client(speed, tmp_path):
+async def test_a_pdf_path_is_read_by_the_client(tmp_path):
     """A path as `source`: the client reads it, the vendor is told the file's name."""
     path = tmp_path / "leaf-notes.pdf"
     path.write_bytes(PDF)
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(AssessmentRequest(topic="Photosynthesis", source=path))
         assessment = await job.result()
@@ -253,9 +247,9 @@ async def test_a_pdf_path_is_read_by_the_client(speed, tmp_path):
     assert sandbox.chunking_jobs[0].params["filename"] == "leaf-notes.pdf"
 
 
-async def test_a_pdf_job_resumes_in_another_client_from_stage_one(speed):
+async def test_a_pdf_job_resumes_in_another_client_from_stage_one():
     """Stage one's token carries topic and mix: another client finishes the job."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as first:
         job = await first.submit(pdf_request())
         token = job.token
@@ -268,9 +262,9 @@ async def test_a_pdf_job_resumes_in_another_client_from_stage_one(speed):
     assert sandbox.generation_jobs[0].params["query"] == "Photosynthesis"
 
 
-async def test_a_pdf_job_resumes_from_stage_two(speed):
+async def test_a_pdf_job_resumes_from_stage_two():
     """Once generation began, the token names the generation job."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as first:
         job = await first.submit(pdf_request())
         async with aclosing(job.watch()) as snapshots:
@@ -284,9 +278,9 @@ async def test_a_pdf_job_resumes_from_stage_two(speed):
     assert len(sandbox.generation_jobs) == 1
 
 
-async def test_a_refused_upload_is_a_failed_job(speed):
+async def test_a_refused_upload_is_a_failed_job():
     """A file the server refuses (HTTP 200 failed) fails the job at once: not a success."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(
             AssessmentRequest(topic="Notes", source=b"plain text", source_name="notes.txt")
@@ -297,9 +291,9 @@ async def test_a_refused_upload_is_a_failed_job(speed):
     assert sandbox.jobs == {}
 
 
-async def test_a_failed_chunking_job_fails_the_job(speed):
+async def test_a_failed_chunking_job_fails_the_job():
     """A chunking traceback ends the whole job FAILED with its last line; no chat job."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.script(JobScript("fail", duration=10))
     async with connect(sandbox) as client:
         job = await client.submit(pdf_request())
@@ -312,9 +306,9 @@ async def test_a_failed_chunking_job_fails_the_job(speed):
 # -- server errors -------------------------------------------------------------------------
 
 
-async def test_redis_down_is_retried_then_provider_unavailable(speed):
+async def test_redis_down_is_retried_then_provider_unavailable():
     """Plain-text 500s on polls are retried; then ProviderUnavailable; the job survives."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
         sandbox.redis_down = True
@@ -330,9 +324,9 @@ async def test_redis_down_is_retried_then_provider_unavailable(speed):
     assert levels(assessment) == Counter(MIX)
 
 
-async def test_redis_down_on_submit_is_not_retried(speed):
+async def test_redis_down_on_submit_is_not_retried():
     """A create is never repeated blindly: one plain-text 500, ProviderUnavailable."""
-    sandbox = EduMateSandbox(speed=speed)
+    sandbox = EduMateSandbox()
     sandbox.redis_down = True
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.ProviderUnavailable):
@@ -340,17 +334,16 @@ async def test_redis_down_on_submit_is_not_retried(speed):
     assert len(sandbox.requests) == 1
 
 
-def mock_server(handler: Any, speed: float) -> coursegen.Client:
+def mock_server(handler: Any) -> coursegen.Client:
     return coursegen.connect(
         "edumate+http://edumate.test:8000",
         transport=httpx.MockTransport(handler),
-        speed=speed,
         retry=RetryPolicy(attempts=2, initial=0.1),
         environ={},
     )
 
 
-async def test_a_422_from_the_server_names_the_missing_fields(speed):
+async def test_a_422_from_the_server_names_the_missing_fields():
     """FastAPI's 422 reaches the user as InvalidRequest naming each missing field."""
     detail = [
         {"type": "missing", "loc": ["query", "collection_name"], "msg": "Field required"},
@@ -360,7 +353,7 @@ async def test_a_422_from_the_server_names_the_missing_fields(speed):
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(422, json={"detail": detail})
 
-    async with mock_server(handler, speed) as client:
+    async with mock_server(handler) as client:
         with pytest.raises(coursegen.InvalidRequest) as caught:
             await client.submit(REQUEST)
     assert "missing query parameter 'collection_name'" in str(caught.value)
@@ -368,7 +361,7 @@ async def test_a_422_from_the_server_names_the_missing_fields(speed):
     assert caught.value.status_code == 422
 
 
-async def test_a_wrong_answer_names_the_question_not_a_key_error(speed):
+async def test_a_wrong_answer_names_the_question_not_a_key_error():
     """A finished job whose answer matches no option is MalformedResponse naming it."""
     question = {
         "question_no": 4,
@@ -384,7 +377,7 @@ async def test_a_wrong_answer_names_the_question_not_a_key_error(speed):
             return httpx.Response(200, json={"status": "queued", "job_id": "j1"})
         return httpx.Response(200, json={"status": "finished", "result": {"mcqs": [question]}})
 
-    async with mock_server(handler, speed) as client:
+    async with mock_server(handler) as client:
         job = await client.submit(REQUEST)
         with pytest.raises(coursegen.MalformedResponse) as caught:
             await job.wait()

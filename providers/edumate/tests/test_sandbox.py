@@ -36,20 +36,8 @@ TIMEOUT_LINE = "rq.timeouts.JobTimeoutException: Task exceeded maximum timeout v
 
 
 @pytest.fixture
-def speed(anyio_backend_name):
-    """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0
-
-
-@pytest.fixture
-def exact(anyio_backend_name):
-    """True where vendor times are exact (trio's virtual clock), not merely close."""
-    return True
-
-
-@pytest.fixture
-def sandbox(speed):
-    return EduMateSandbox(speed=speed)
+def sandbox():
+    return EduMateSandbox()
 
 
 def connect(sandbox: EduMateSandbox) -> httpx.AsyncClient:
@@ -165,9 +153,9 @@ async def test_no_authentication_is_asked_or_checked(sandbox):
     assert plain.status_code == odd.status_code == 200
 
 
-async def test_a_job_goes_queued_started_finished_in_the_servers_shape(speed, exact):
+async def test_a_job_goes_queued_started_finished_in_the_servers_shape():
     """Polled every 2.5 s: queued, then started, then finished with the server's MCQs."""
-    sandbox = EduMateSandbox(speed=speed, pickup_delay=(10.0, 10.0))
+    sandbox = EduMateSandbox(pickup_delay=(10.0, 10.0))
     sandbox.script(JobScript("succeed", duration=60))
     async with connect(sandbox) as client:
         job_id = (await generate(client, blooms_requirements="2 remember, 1 analyze")).json()[
@@ -187,13 +175,12 @@ async def test_a_job_goes_queued_started_finished_in_the_servers_shape(speed, ex
     for q in mcqs:
         assert len(q["answer_options"]) == 4
         assert "Photosynthesis" in q["question"]
-    if exact:
-        assert sandbox.jobs[job_id].ends_at == pytest.approx(60.0)
+    assert sandbox.jobs[job_id].ends_at == pytest.approx(60.0)
 
 
-async def test_letter_answers_come_with_lettered_options(speed):
+async def test_letter_answers_come_with_lettered_options():
     """letter_answer_rate=1: options read "A) ..." or "A. ...", answers are letters."""
-    sandbox = EduMateSandbox(speed=speed, letter_answer_rate=1.0)
+    sandbox = EduMateSandbox(letter_answer_rate=1.0)
     async with connect(sandbox) as client:
         job_id = (await generate(client, blooms_requirements="4 apply")).json()["job_id"]
         mcqs = (await follow(sandbox, client, job_id))[-1]["result"]["mcqs"]
@@ -203,9 +190,9 @@ async def test_letter_answers_come_with_lettered_options(speed):
         assert q["answer_options"][0][1:3] in {") ", ". "}
 
 
-async def test_full_text_answers_name_an_option(speed):
+async def test_full_text_answers_name_an_option():
     """letter_answer_rate=0: every correct_answer is one of its options, word for word."""
-    sandbox = EduMateSandbox(speed=speed, letter_answer_rate=0.0)
+    sandbox = EduMateSandbox(letter_answer_rate=0.0)
     async with connect(sandbox) as client:
         job_id = (await generate(client, blooms_requirements="4 create")).json()["job_id"]
         mcqs = (await follow(sandbox, client, job_id))[-1]["result"]["mcqs"]
@@ -220,7 +207,7 @@ async def test_an_unknown_collection_finishes_with_a_null_result(sandbox):
     assert final == {"status": "finished", "result": None}
 
 
-async def test_results_expire_500_s_after_finishing_and_unknown_jobs_are_null(sandbox, exact):
+async def test_results_expire_500_s_after_finishing_and_unknown_jobs_are_null(sandbox):
     """A finished job reads null once its 500 s are up, like a job that never existed."""
     sandbox.script(JobScript("succeed", duration=60))
     async with connect(sandbox) as client:
@@ -230,8 +217,7 @@ async def test_results_expire_500_s_after_finishing_and_unknown_jobs_are_null(sa
         await sandbox.sleep(2)
         gone = (await client.get("/job_status", params={"job_id": job_id})).json()
         unknown = (await client.get("/job_status", params={"job_id": "no-such-job"})).json()
-    if exact:
-        assert kept["status"] == "finished"
+    assert kept["status"] == "finished"
     assert gone == unknown == {"status": None}
 
 
@@ -269,7 +255,7 @@ async def test_scripted_failures_choose_their_last_line(sandbox):
     assert two.strip().splitlines()[-1] == "Connection timeout"
 
 
-async def test_a_job_over_600_s_fails_with_rqs_timeout(sandbox, exact):
+async def test_a_job_over_600_s_fails_with_rqs_timeout(sandbox):
     """A job that would run 700 s fails 600 s after it started, with JobTimeoutException."""
     sandbox.script(JobScript("succeed", duration=700))
     async with connect(sandbox) as client:
@@ -278,8 +264,7 @@ async def test_a_job_over_600_s_fails_with_rqs_timeout(sandbox, exact):
     job = sandbox.jobs[job_id]
     assert final["status"] == "failed"
     assert final["error"].strip().splitlines()[-1] == TIMEOUT_LINE
-    if exact:
-        assert job.ends_at == pytest.approx(job.started_at + 600)
+    assert job.ends_at == pytest.approx(job.started_at + 600)
 
 
 async def test_scripted_statuses_include_rqs_intermediate_words(sandbox):
@@ -306,9 +291,9 @@ async def test_cancel_and_expire_outcomes(sandbox):
     assert "finished" not in [body["status"] for body in seen]
 
 
-async def test_cancel_is_canceled_while_queued_and_stopped_once_started(speed):
+async def test_cancel_is_canceled_while_queued_and_stopped_once_started():
     """`cancel()`: a queued job reads canceled, a started one stopped."""
-    sandbox = EduMateSandbox(speed=speed, pickup_delay=(5.0, 5.0))
+    sandbox = EduMateSandbox(pickup_delay=(5.0, 5.0))
     async with connect(sandbox) as client:
         queued = (await generate(client)).json()["job_id"]
         sandbox.cancel(queued)  # which frees the one worker for the next job
@@ -322,10 +307,10 @@ async def test_cancel_is_canceled_while_queued_and_stopped_once_started(speed):
     assert two == {"status": "stopped"}
 
 
-async def test_one_worker_runs_jobs_one_after_another(speed):
+async def test_one_worker_runs_jobs_one_after_another():
     """With one worker a second job waits queued until the first ends; two run together."""
     for workers, overlap in ((1, False), (2, True)):
-        sandbox = EduMateSandbox(speed=speed, workers=workers)
+        sandbox = EduMateSandbox(workers=workers)
         async with connect(sandbox) as client:
             first = sandbox.jobs[(await generate(client)).json()["job_id"]]
             second = sandbox.jobs[(await generate(client)).json()["job_id"]]
@@ -334,9 +319,9 @@ async def test_one_worker_runs_jobs_one_after_another(speed):
             assert second.started_at == first.ends_at
 
 
-async def test_random_failures_follow_failure_rate(speed):
+async def test_random_failures_follow_failure_rate():
     """failure_rate=1 fails every unscripted job."""
-    sandbox = EduMateSandbox(speed=speed, failure_rate=1.0, workers=3)
+    sandbox = EduMateSandbox(failure_rate=1.0, workers=3)
     async with connect(sandbox) as client:
         ids = [(await generate(client)).json()["job_id"] for _ in range(3)]
         finals = [(await follow(sandbox, client, job_id))[-1] for job_id in ids]
@@ -370,10 +355,10 @@ async def test_an_upload_is_chunked_into_a_new_collection(sandbox):
     assert body["collection_name"] in sandbox.collections
 
 
-async def test_a_chunked_collection_can_be_generated_from_and_not_before(speed):
+async def test_a_chunked_collection_can_be_generated_from_and_not_before():
     """Generating from a new collection gives null before it is chunked, MCQs after."""
     # Two workers: with one, the generation job would wait for the chunking job.
-    sandbox = EduMateSandbox(speed=speed, workers=2)
+    sandbox = EduMateSandbox(workers=2)
     sandbox.script(JobScript("succeed", duration=20))
     async with connect(sandbox) as client:
         chunking = (await upload(client)).json()
@@ -468,9 +453,9 @@ async def test_redis_down_is_a_plain_text_500_everywhere(sandbox):
     assert len(sandbox.jobs) == 1
 
 
-async def test_an_injected_error_is_the_same_plain_text_500(speed):
+async def test_an_injected_error_is_the_same_plain_text_500():
     """Faults.error_rate injects the server's own plain-text 500; nothing is processed."""
-    sandbox = EduMateSandbox(speed=speed, faults=Faults(error_rate=1.0))
+    sandbox = EduMateSandbox(faults=Faults(error_rate=1.0))
     async with connect(sandbox) as client:
         response = await generate(client)
     assert response.status_code == 500
@@ -489,7 +474,7 @@ async def test_unknown_routes_and_methods_answer_like_fastapi(sandbox):
     assert wrong.json() == {"detail": "Method Not Allowed"}
 
 
-async def test_polls_are_recorded_with_their_vendor_times(sandbox, exact):
+async def test_polls_are_recorded_with_their_vendor_times(sandbox):
     """polls[job_id] holds the vendor time of every status GET."""
     async with connect(sandbox) as client:
         job_id = (await generate(client)).json()["job_id"]
@@ -497,15 +482,14 @@ async def test_polls_are_recorded_with_their_vendor_times(sandbox, exact):
             await client.get("/job_status", params={"job_id": job_id})
             await sandbox.sleep(2.5)
     assert len(sandbox.polls[job_id]) == 3
-    if exact:
-        assert sandbox.polls[job_id] == [0.0, 2.5, 5.0]
+    assert sandbox.polls[job_id] == [0.0, 2.5, 5.0]
 
 
-async def test_same_seed_same_jobs_and_scripts_do_not_shift_the_others(speed):
+async def test_same_seed_same_jobs_and_scripts_do_not_shift_the_others():
     """Ids and timings come from the seed; scripting one job leaves the others' unchanged."""
 
     async def run(*, script: bool) -> list[tuple[str, float]]:
-        sandbox = EduMateSandbox(speed=speed, seed=7, workers=3)
+        sandbox = EduMateSandbox(seed=7, workers=3)
         if script:
             sandbox.script(JobScript("fail", duration=5))
         async with connect(sandbox) as client:

@@ -19,24 +19,14 @@ pytestmark = pytest.mark.anyio
 REQUEST = CourseRequest(subject="Workplace safety basics", outline=("Hazards", "PPE"))
 
 
-@pytest.fixture
-def speed(anyio_backend: tuple[str, object]) -> float:
-    """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0
-
-
 def connect(sandbox: LearningStudioSandbox, **settings: object) -> coursegen.Client:
     settings.setdefault("retry", RetryPolicy(attempts=3, initial=0.5, maximum=2.0))
     return coursegen.connect("learningstudio", sandbox=sandbox, seed=0, **settings)
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
-async def test_two_hundred_jobs_on_one_key_share_the_limits_without_a_429(
-    anyio_backend: tuple[str, object],
-) -> None:
+async def test_two_hundred_jobs_on_one_key_share_the_limits_without_a_429() -> None:
     """200 jobs on one key at 30 POST/min and 120 GET/min: all complete, zero 429s, and
-    no job is polled more often than every 5 s (trio only: exact rate accounting needs
-    the virtual clock; on a real loop scheduling jitter is of the order of the margin)."""
+    no job is polled more often than every 5 s."""
     sandbox = LearningStudioSandbox(speed=1.0)
     async with connect(sandbox) as client:
         start = anyio.current_time()
@@ -58,9 +48,9 @@ async def test_two_hundred_jobs_on_one_key_share_the_limits_without_a_429(
     assert elapsed < submitted + 400
 
 
-async def test_the_course_is_normalized_from_the_simulator(speed: float) -> None:
+async def test_the_course_is_normalized_from_the_simulator() -> None:
     """A finished job's course carries the vendor's fields under neutral names."""
-    sandbox = LearningStudioSandbox(speed=speed)
+    sandbox = LearningStudioSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(
             CourseRequest(subject="Forklift safety", format="classic", language="pt-BR")
@@ -75,9 +65,9 @@ async def test_the_course_is_normalized_from_the_simulator(speed: float) -> None
     assert job.snapshot.progress == 1.0
 
 
-async def test_export_to_scorm(speed: float) -> None:
+async def test_export_to_scorm() -> None:
     """A finished course exports to SCORM 2004 through the client."""
-    sandbox = LearningStudioSandbox(speed=speed)
+    sandbox = LearningStudioSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
         course = await job.result()
@@ -87,7 +77,7 @@ async def test_export_to_scorm(speed: float) -> None:
     assert exported.download_url.startswith("https://")
 
 
-async def test_webhook_is_read_and_confirmed_by_a_poll(speed: float) -> None:
+async def test_webhook_is_read_and_confirmed_by_a_poll() -> None:
     """The unsigned course.created webhook is parsed as a hint and confirmed with a GET."""
     received: list[httpx.Request] = []
     arrived = anyio.Event()
@@ -97,7 +87,7 @@ async def test_webhook_is_read_and_confirmed_by_a_poll(speed: float) -> None:
         arrived.set()
         return httpx.Response(200)
 
-    sandbox = LearningStudioSandbox(speed=speed, webhook_transport=httpx.MockTransport(receiver))
+    sandbox = LearningStudioSandbox(webhook_transport=httpx.MockTransport(receiver))
     async with sandbox, connect(sandbox) as client:
         job = await client.submit(
             CourseRequest(subject="Ladders", callback_url="https://lms.example/hooks/ls")
@@ -122,10 +112,10 @@ async def test_webhook_is_read_and_confirmed_by_a_poll(speed: float) -> None:
     ],
 )
 async def test_plan_errors_on_create(
-    account: Account, exception: type[coursegen.ProviderError], code: str, speed: float
+    account: Account, exception: type[coursegen.ProviderError], code: str
 ) -> None:
     """An unpaid plan and spent credits end in their documented exceptions, raw attached."""
-    sandbox = LearningStudioSandbox(speed=speed, keys={DEMO_KEY: account})
+    sandbox = LearningStudioSandbox(keys={DEMO_KEY: account})
     async with connect(sandbox) as client:
         with pytest.raises(exception) as caught:
             await client.submit(REQUEST)
@@ -134,9 +124,9 @@ async def test_plan_errors_on_create(
     assert sandbox.jobs == {}
 
 
-async def test_vendor_validation_error(speed: float) -> None:
+async def test_vendor_validation_error() -> None:
     """A field the vendor refuses (slipped past us through `extra`) is InvalidRequest."""
-    sandbox = LearningStudioSandbox(speed=speed)
+    sandbox = LearningStudioSandbox()
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.InvalidRequest) as caught:
             await client.submit(CourseRequest(subject="x", extra={"format": "scroll"}))
@@ -144,21 +134,21 @@ async def test_vendor_validation_error(speed: float) -> None:
     assert caught.value.vendor_code == "VALIDATION_ERROR"
 
 
-async def test_unknown_job_is_not_found(speed: float) -> None:
+async def test_unknown_job_is_not_found() -> None:
     """Resuming a job the vendor does not know ends in NotFound."""
-    elsewhere = LearningStudioSandbox(speed=speed)
+    elsewhere = LearningStudioSandbox()
     async with connect(elsewhere) as client:
         token = (await client.submit(REQUEST)).token  # a job this vendor never made
-    sandbox = LearningStudioSandbox(speed=speed, seed=1)
+    sandbox = LearningStudioSandbox(seed=1)
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.NotFound) as caught:
             await client.resume(token)
     assert caught.value.vendor_code == "NOT_FOUND"
 
 
-async def test_rate_limited_when_another_process_spends_the_key(speed: float) -> None:
+async def test_rate_limited_when_another_process_spends_the_key() -> None:
     """A 429 caused by someone else on the key is RateLimited with the vendor's hint."""
-    sandbox = LearningStudioSandbox(speed=speed, rate_limits={"submit": 1})
+    sandbox = LearningStudioSandbox(rate_limits={"submit": 1})
     async with connect(sandbox) as other, connect(sandbox, retry=RetryPolicy(attempts=1)) as ours:
         await other.submit(REQUEST)
         with pytest.raises(coursegen.RateLimited) as caught:
@@ -167,9 +157,9 @@ async def test_rate_limited_when_another_process_spends_the_key(speed: float) ->
     assert caught.value.retry_after > 0
 
 
-async def test_server_error_on_create_is_not_retried(speed: float) -> None:
+async def test_server_error_on_create_is_not_retried() -> None:
     """A 500 on a create may hide a job: ProviderUnavailable, sent once, raw attached."""
-    sandbox = LearningStudioSandbox(speed=speed, faults=Faults(error_rate=1.0))
+    sandbox = LearningStudioSandbox(faults=Faults(error_rate=1.0))
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.ProviderUnavailable) as caught:
             await client.submit(REQUEST)
@@ -177,9 +167,9 @@ async def test_server_error_on_create_is_not_retried(speed: float) -> None:
     assert len(sandbox.requests) == 1
 
 
-async def test_non_json_create_answer_is_malformed_with_raw_body(speed: float) -> None:
+async def test_non_json_create_answer_is_malformed_with_raw_body() -> None:
     """An HTML page where JSON belongs ends in MalformedResponse carrying the page."""
-    sandbox = LearningStudioSandbox(speed=speed, faults=Faults(malformed_rate=1.0))
+    sandbox = LearningStudioSandbox(faults=Faults(malformed_rate=1.0))
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.MalformedResponse) as caught:
             await client.submit(REQUEST)
@@ -187,16 +177,16 @@ async def test_non_json_create_answer_is_malformed_with_raw_body(speed: float) -
     assert len(sandbox.requests) == 1
 
 
-async def test_lost_create_answer_is_reported_and_never_duplicated(speed: float) -> None:
+async def test_lost_create_answer_is_reported_and_never_duplicated() -> None:
     """A reset after the vendor created the job: SubmitOutcomeUnknown, exactly one job."""
-    sandbox = LearningStudioSandbox(speed=speed, faults=Faults(reset_after_rate=1.0))
+    sandbox = LearningStudioSandbox(faults=Faults(reset_after_rate=1.0))
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.SubmitOutcomeUnknown):
             await client.submit(REQUEST)
     assert len(sandbox.jobs) == 1
 
 
-async def test_wrong_shape_body_is_malformed_not_a_key_error(speed: float) -> None:
+async def test_wrong_shape_body_is_malformed_not_a_key_error() -> None:
     """A poll answer of the wrong shape is MalformedResponse with the body, not KeyError."""
     router = respx.MockRouter(base_url="https://learningstudioai.com")
     router.post("/api/v1/courses").respond(
@@ -206,7 +196,6 @@ async def test_wrong_shape_body_is_malformed_not_a_key_error(speed: float) -> No
     client = coursegen.connect(
         "learningstudio://ls_test@learningstudioai.com",
         transport=httpx.MockTransport(router.async_handler),
-        speed=speed,
         retry=RetryPolicy(attempts=2, initial=0.1),
         environ={},
     )
@@ -217,7 +206,7 @@ async def test_wrong_shape_body_is_malformed_not_a_key_error(speed: float) -> No
     assert json.loads(caught.value.raw or "") == {"jobId": "j1", "progress": "lots"}
 
 
-async def test_absolute_poll_url_to_another_host_is_refused(speed: float) -> None:
+async def test_absolute_poll_url_to_another_host_is_refused() -> None:
     """A create answer whose pollUrl names another host is refused; the key stays home."""
     router = respx.MockRouter(base_url="https://learningstudioai.com")
     router.post("/api/v1/courses").respond(
@@ -226,7 +215,6 @@ async def test_absolute_poll_url_to_another_host_is_refused(speed: float) -> Non
     client = coursegen.connect(
         "learningstudio://ls_test@learningstudioai.com",
         transport=httpx.MockTransport(router.async_handler),
-        speed=speed,
         environ={},
     )
     async with client:

@@ -38,12 +38,6 @@ WS = "ws_test"
 TEST_KEY = "tf_platform_test_key"
 
 
-@pytest.fixture
-def speed(anyio_backend: tuple[str, object]) -> float:
-    """Real vendor time on trio's virtual clock; compressed on asyncio."""
-    return 1.0
-
-
 def connect(sandbox: TutorFlowSandbox, **settings: object) -> coursegen.Client:
     """A client on a shared simulator (the test enters it when webhooks must be sent)."""
     settings.setdefault("retry", RetryPolicy(attempts=3, initial=0.5, maximum=2.0))
@@ -70,15 +64,12 @@ class Tap(httpx.AsyncBaseTransport):
         return response
 
 
-def tapped(
-    sandbox: TutorFlowSandbox, tap: Tap, speed: float, **settings: object
-) -> coursegen.Client:
+def tapped(sandbox: TutorFlowSandbox, tap: Tap, **settings: object) -> coursegen.Client:
     """A client on the simulator through `tap` (connected like a real vendor, by key)."""
     return coursegen.connect(
         "tutorflow",
         api_key=DEMO_KEY,
         transport=tap,
-        speed=speed,
         seed=0,
         retry=RetryPolicy(attempts=3, initial=0.5, maximum=2.0),
         environ={},
@@ -89,9 +80,9 @@ def tapped(
 # ----------------------------------------------------------------------------- results
 
 
-async def test_the_course_is_normalized_with_its_cost(speed: float) -> None:
+async def test_the_course_is_normalized_with_its_cost() -> None:
     """A finished request gives a Course with chapters, typed lessons, URLs and Money cost."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
         first = job.snapshot
@@ -115,9 +106,9 @@ async def test_the_course_is_normalized_with_its_cost(speed: float) -> None:
     assert sandbox.courses[course.id].request_id == job.id
 
 
-async def test_extra_reaches_the_vendor_unchanged_and_may_ask_for_sync(speed: float) -> None:
+async def test_extra_reaches_the_vendor_unchanged_and_may_ask_for_sync() -> None:
     """`extra` (mode sync, tier, an unknown field) lands in the body; sync answers done."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox, tier="standard", classroom_id="cls_7") as client:
         job = await client.submit(
             CourseRequest(subject="Knots", extra={"mode": "sync", "tier": "basic", "x": 1})
@@ -136,9 +127,9 @@ async def test_extra_reaches_the_vendor_unchanged_and_may_ask_for_sync(speed: fl
     assert isinstance(course, coursegen.Course)
 
 
-async def test_outline_is_refused_or_dropped_with_a_warning(speed: float) -> None:
+async def test_outline_is_refused_or_dropped_with_a_warning() -> None:
     """The vendor takes no outline: UnsupportedFeature, or with strict=False a warning."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     asked = CourseRequest(subject="Knots", outline=("Bends",), callback_url="https://x.example")
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.UnsupportedFeature, match="outline, callback_url"):
@@ -153,16 +144,16 @@ async def test_outline_is_refused_or_dropped_with_a_warning(speed: float) -> Non
 # ----------------------------------------------------------------------------- idempotency
 
 
-async def test_a_lost_create_answer_is_retried_into_the_one_course(speed: float) -> None:
+async def test_a_lost_create_answer_is_retried_into_the_one_course() -> None:
     """The vendor made the course but the answer was lost: one retry, ONE course, ours."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
 
     def lose_first_answer(count: int, request: httpx.Request, _: httpx.Response) -> None:
         if count == 1:
             raise httpx.ReadError("connection reset after the vendor answered", request=request)
 
     tap = Tap(sandbox.transport(), lose_first_answer)
-    async with tapped(sandbox, tap, speed) as client:
+    async with tapped(sandbox, tap) as client:
         job = await client.submit(REQUEST)
         replayed = job.snapshot.raw["idempotentReplay"]
         course = await job.result()
@@ -179,23 +170,23 @@ async def test_a_lost_create_answer_is_retried_into_the_one_course(speed: float)
     assert sandbox.charged == {DEMO_WORKSPACE: Decimal("0.30")}
 
 
-async def test_a_500_on_create_is_retried_because_creates_are_idempotent(speed: float) -> None:
+async def test_a_500_on_create_is_retried_because_creates_are_idempotent() -> None:
     """platform_internal_error on a create is retried (the key makes it safe): one job."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     sandbox.faults.error_rate = 1.0
 
     def heal(count: int, _: httpx.Request, __: httpx.Response) -> None:
         sandbox.faults.error_rate = 0.0
 
-    async with tapped(sandbox, Tap(sandbox.transport(), heal), speed) as client:
+    async with tapped(sandbox, Tap(sandbox.transport(), heal)) as client:
         job = await client.submit(REQUEST)
     assert [r.status for r in sandbox.requests] == [500, 202]
     assert list(sandbox.jobs) == [job.id]
 
 
-async def test_the_callers_own_idempotency_key_is_used(speed: float) -> None:
+async def test_the_callers_own_idempotency_key_is_used() -> None:
     """A key the caller sets is the one sent; submitting it again is the same job."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox) as client:
         first = await client.submit(CourseRequest(subject="Knots", idempotency_key="order-1"))
     async with connect(sandbox) as client:
@@ -209,11 +200,8 @@ async def test_the_callers_own_idempotency_key_is_used(speed: float) -> None:
 # ----------------------------------------------------------------------------- pacing
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
-async def test_polls_wait_for_each_poll_after_hint_on_virtual_time(
-    anyio_backend: tuple[str, object],
-) -> None:
-    """On virtual time, each poll waits the previous answer's pollAfterMs (2 s, then 7 s)."""
+async def test_polls_wait_for_each_poll_after_hint_on_virtual_time() -> None:
+    """Each poll waits the previous answer's pollAfterMs (2 s, then 7 s)."""
     # No sooner than the hint, and no later than the engine's 10% jitter on top of it.
     sandbox = TutorFlowSandbox(
         poll_after_ms={"PENDING": 2000, "PROCESSING": 7000}, pending_duration=(9, 9)
@@ -233,13 +221,10 @@ async def test_polls_wait_for_each_poll_after_hint_on_virtual_time(
         assert hint / 1000 <= later - earlier <= hint / 1000 * 1.1 + 1e-9
 
 
-@pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
-async def test_a_dozen_jobs_share_the_workspace_pool_without_a_429(
-    anyio_backend: tuple[str, object],
-) -> None:
+async def test_a_dozen_jobs_share_the_workspace_pool_without_a_429() -> None:
     """12 jobs share the one 60/min workspace pool: all complete, no 429, no minute over 60."""
     # Polled every 3 s they would want 4 requests a second; the pool paces creates and
-    # polls together. Trio only: exact rate accounting needs the virtual clock.
+    # polls together.
     sandbox = TutorFlowSandbox()
     async with connect(sandbox, workspace=DEMO_WORKSPACE) as client:
         jobs = [await client.submit(REQUEST) for _ in range(12)]
@@ -261,9 +246,9 @@ async def spend_the_minute(sandbox: TutorFlowSandbox) -> None:
     assert response.status_code == 202
 
 
-async def test_a_429_is_waited_out_until_the_absolute_reset(speed: float) -> None:
+async def test_a_429_is_waited_out_until_the_absolute_reset() -> None:
     """Another process spent the workspace's minute: our create waits for the reset, then goes."""
-    sandbox = TutorFlowSandbox(speed=speed, workspaces={DEMO_WORKSPACE: Workspace(rate_limit=1)})
+    sandbox = TutorFlowSandbox(workspaces={DEMO_WORKSPACE: Workspace(rate_limit=1)})
     async with connect(sandbox) as ours:
         await spend_the_minute(sandbox)
         job = await ours.submit(REQUEST)
@@ -274,9 +259,9 @@ async def test_a_429_is_waited_out_until_the_absolute_reset(speed: float) -> Non
     assert job.id in sandbox.jobs
 
 
-async def test_rate_limited_carries_the_reset_as_retry_after(speed: float) -> None:
+async def test_rate_limited_carries_the_reset_as_retry_after() -> None:
     """With no retries left, RateLimited says how long until the reset (from Date + Reset)."""
-    sandbox = TutorFlowSandbox(speed=speed, workspaces={DEMO_WORKSPACE: Workspace(rate_limit=1)})
+    sandbox = TutorFlowSandbox(workspaces={DEMO_WORKSPACE: Workspace(rate_limit=1)})
     async with connect(sandbox, retry=RetryPolicy(attempts=1)) as ours:
         await spend_the_minute(sandbox)
         with pytest.raises(coursegen.RateLimited) as caught:
@@ -309,16 +294,14 @@ def test_settings_from_the_environment_reach_the_adapter() -> None:
 @pytest.mark.parametrize(
     "url", ["tutorflow://KEY@api.tutorflow.io", "tutorflow://KEY@api.tutorflow.io/v1/platform"]
 )
-async def test_either_base_url_reaches_the_same_paths(speed: float, url: str) -> None:
+async def test_either_base_url_reaches_the_same_paths(url: str) -> None:
     """The base with or without `/v1/platform`: creates and polls go to /v1/platform/courses."""
     pending = json.loads((FIXTURES / "course_pending.json").read_text())
     completed = json.loads((FIXTURES / "course_completed.json").read_text())
     router = respx.MockRouter(base_url="https://api.tutorflow.io", assert_all_called=True)
     router.post("/v1/platform/courses").respond(202, json=pending)
     router.get(f"/v1/platform/courses/{pending['id']}").respond(200, json=completed)
-    client = coursegen.connect(
-        url, transport=httpx.MockTransport(router.async_handler), speed=speed, environ={}
-    )
+    client = coursegen.connect(url, transport=httpx.MockTransport(router.async_handler), environ={})
     async with client:
         job = await client.submit(REQUEST)
         course = await job.result()
@@ -371,14 +354,13 @@ async def test_either_base_url_reaches_the_same_paths(speed: float, url: str) ->
     ],
 )
 async def test_refusals_are_typed_sent_once_and_make_nothing(
-    speed: float,
     workspace: Workspace,
     key: ApiKey,
     exception: type[coursegen.ProviderError],
     code: str,
 ) -> None:
     """Each refusal is its exception with the vendor's code and raw body; never retried."""
-    sandbox = TutorFlowSandbox(speed=speed, workspaces={WS: workspace}, keys={TEST_KEY: key})
+    sandbox = TutorFlowSandbox(workspaces={WS: workspace}, keys={TEST_KEY: key})
     async with connect(sandbox, api_key=TEST_KEY) as client:
         with pytest.raises(exception) as caught:
             await client.submit(REQUEST)
@@ -389,9 +371,9 @@ async def test_refusals_are_typed_sent_once_and_make_nothing(
     assert sandbox.jobs == {}
 
 
-async def test_a_vendor_validation_error_is_invalid_request(speed: float) -> None:
+async def test_a_vendor_validation_error_is_invalid_request() -> None:
     """A field the vendor refuses (slipped past us through `extra`) is InvalidRequest."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox) as client:
         with pytest.raises(coursegen.InvalidRequest) as caught:
             await client.submit(CourseRequest(subject="x", extra={"tier": "gold"}))
@@ -402,9 +384,9 @@ async def test_a_vendor_validation_error_is_invalid_request(speed: float) -> Non
     assert len(sandbox.requests) == 1
 
 
-async def test_a_reused_key_with_another_request_is_a_conflict(speed: float) -> None:
+async def test_a_reused_key_with_another_request_is_a_conflict() -> None:
     """The same idempotency key for a different course is Conflict (409)."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox) as client:
         await client.submit(CourseRequest(subject="Knots", idempotency_key="k"))
         with pytest.raises(coursegen.Conflict) as caught:
@@ -412,9 +394,9 @@ async def test_a_reused_key_with_another_request_is_a_conflict(speed: float) -> 
     assert caught.value.vendor_code == "platform_conflict"
 
 
-async def test_an_unknown_request_is_not_found(speed: float) -> None:
+async def test_an_unknown_request_is_not_found() -> None:
     """Resuming a request the vendor does not know ends in NotFound."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
         token = job.token
@@ -425,9 +407,9 @@ async def test_an_unknown_request_is_not_found(speed: float) -> None:
     assert caught.value.vendor_code == "platform_not_found"
 
 
-async def test_a_failed_request_raises_job_failed(speed: float) -> None:
+async def test_a_failed_request_raises_job_failed() -> None:
     """A FAILED request ends the job FAILED; result() raises JobFailed with the default reason."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     sandbox.script(JobScript("fail", duration=10))
     async with connect(sandbox) as client:
         job = await client.submit(REQUEST)
@@ -441,7 +423,7 @@ async def test_a_failed_request_raises_job_failed(speed: float) -> None:
     assert snapshot.cost == Money(Decimal("0.3"), "USD")
 
 
-async def test_a_wrong_shape_poll_is_malformed_not_a_key_error(speed: float) -> None:
+async def test_a_wrong_shape_poll_is_malformed_not_a_key_error() -> None:
     """A poll answer of the wrong shape is MalformedResponse with the body, not KeyError."""
     pending = json.loads((FIXTURES / "course_pending.json").read_text())
     router = respx.MockRouter(base_url="https://api.tutorflow.io")
@@ -452,7 +434,6 @@ async def test_a_wrong_shape_poll_is_malformed_not_a_key_error(speed: float) -> 
     client = coursegen.connect(
         "tutorflow://tf_platform_test@api.tutorflow.io",
         transport=httpx.MockTransport(router.async_handler),
-        speed=speed,
         retry=RetryPolicy(attempts=2, initial=0.1),
         environ={},
     )
@@ -467,11 +448,11 @@ async def test_a_wrong_shape_poll_is_malformed_not_a_key_error(speed: float) -> 
 # ----------------------------------------------------------------------------- public pages
 
 
-async def test_public_pages_are_read_with_no_authorization_header(speed: float) -> None:
+async def test_public_pages_are_read_with_no_authorization_header() -> None:
     """public_course (summary, full) and public_lesson send no key; keyed calls do."""
-    sandbox = TutorFlowSandbox(speed=speed)
+    sandbox = TutorFlowSandbox()
     tap = Tap(sandbox.transport())
-    async with tapped(sandbox, tap, speed) as client:
+    async with tapped(sandbox, tap) as client:
         job = await client.submit(REQUEST)
         course = await job.result()
         token = course.extra["shareToken"]
@@ -497,9 +478,7 @@ async def test_public_pages_are_read_with_no_authorization_header(speed: float) 
 
 
 @pytest.mark.parametrize("signature_key", ["secret", "sha256"])
-async def test_a_signed_webhook_is_verified_read_and_confirmed(
-    speed: float, signature_key: str
-) -> None:
+async def test_a_signed_webhook_is_verified_read_and_confirmed(signature_key: str) -> None:
     """course.deployed, signed with either key form, verifies and matches the polled job."""
     received: list[httpx.Request] = []
     arrived = anyio.Event()
@@ -513,7 +492,6 @@ async def test_a_signed_webhook_is_verified_read_and_confirmed(
         webhook_url=HOOK, webhook_secret=DEMO_WEBHOOK_SECRET, signature_key=signature_key
     )
     sandbox = TutorFlowSandbox(
-        speed=speed,
         webhook_transport=httpx.MockTransport(receiver),
         workspaces={DEMO_WORKSPACE: workspace},
     )
@@ -536,7 +514,7 @@ async def test_a_signed_webhook_is_verified_read_and_confirmed(
     assert confirmed.status is JobStatus.SUCCEEDED
 
 
-async def test_a_client_without_the_secret_trusts_no_webhook(speed: float) -> None:
+async def test_a_client_without_the_secret_trusts_no_webhook() -> None:
     """Without webhook_secret, a genuine signed webhook is still refused."""
     received: list[httpx.Request] = []
 
@@ -545,7 +523,6 @@ async def test_a_client_without_the_secret_trusts_no_webhook(speed: float) -> No
         return httpx.Response(204)
 
     sandbox = TutorFlowSandbox(
-        speed=speed,
         webhook_transport=httpx.MockTransport(receiver),
         workspaces={DEMO_WORKSPACE: Workspace(webhook_url=HOOK, webhook_secret="s3cr3t")},  # noqa: S106 - a fake secret
     )

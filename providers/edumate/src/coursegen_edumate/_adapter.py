@@ -183,6 +183,8 @@ class EduMate:
     name: ClassVar[str] = PROVIDER
     default_base_url: ClassVar[str] = "http://localhost:8000"
     env_vars: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    option_names: ClassVar[frozenset[str]] = frozenset()
+    """Settings beyond the core ones (`connect()` refuses any other): EduMate takes none."""
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({AssessmentRequest}),
         request_fields=frozenset(

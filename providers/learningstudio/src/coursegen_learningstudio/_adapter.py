@@ -137,6 +137,8 @@ class LearningStudio:
     name: ClassVar[str] = PROVIDER
     default_base_url: ClassVar[str] = "https://learningstudioai.com"
     env_vars: ClassVar[Mapping[str, str]] = MappingProxyType({"api_key": "LEARNINGSTUDIO_API_KEY"})
+    option_names: ClassVar[frozenset[str]] = frozenset()
+    """Settings beyond the core ones (`connect()` refuses any other): none."""
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(

@@ -199,6 +199,10 @@ class TutorFlow:
     env_vars: ClassVar[Mapping[str, str]] = MappingProxyType(
         {"api_key": "TUTORFLOW_API_KEY", "webhook_secret": "TUTORFLOW_WEBHOOK_SECRET"}
     )
+    option_names: ClassVar[frozenset[str]] = frozenset(
+        {"workspace", "rate_limit", "tier", "classroom_id"}
+    )
+    """Settings beyond the core ones (`connect()` refuses any other)."""
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(
