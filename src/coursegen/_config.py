@@ -37,6 +37,7 @@ from ._settings import Settings
 if TYPE_CHECKING:
     from ._http import RetryPolicy
     from .sandbox import Sandbox
+    from .store import Store
 
 __all__ = ["connect"]
 
@@ -56,6 +57,7 @@ def connect(
     keep_results: bool = True,
     seed: int | None = None,
     environ: Mapping[str, str] | None = None,
+    store: Store | str | None = None,
     **settings: Any,
 ) -> Client:
     """Build a client for the provider that `target` and the configuration name.
@@ -72,6 +74,11 @@ def connect(
     the client to its end, so that completions are noticed on time and results fetched
     before a vendor discards them; `keep_results=False` polls a job only while someone
     waits on it.
+
+    `store` records every job in a job store (`"sqlite:///jobs.db"`,
+    `"postgresql://..."`, or a `Store`), so that a process that dies loses nothing: the
+    next client on the same store takes its jobs up. Default: `COURSEGEN_STORE`, else
+    `store = "..."` in the TOML file's `[coursegen]` table, else no store.
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -125,6 +132,8 @@ def connect(
         options=options,
     )
     adapter = adapter_cls.from_settings(resolved)
+    if store is None:
+        store = env.get("COURSEGEN_STORE") or document.get("store") or None
     return Client(
         adapter,
         resolved,
@@ -135,6 +144,7 @@ def connect(
         retry=retry,
         keep_results=keep_results,
         seed=seed,
+        store=store,
     )
 
 

@@ -151,6 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--speed", type=float, default=1.0, help="vendor seconds per second")
+    serve.add_argument(
+        "--latency", type=float, default=0.0, help="vendor seconds added before each answer"
+    )
     return parser
 
 
@@ -509,6 +512,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if info.sandbox is None:
         raise ConfigurationError(f"provider {args.vendor!r} ships no sandbox simulator")
     simulator = info.sandbox(speed=args.speed)
+    simulator.faults.latency = args.latency
     async with simulator, serve(simulator, host=args.host, port=args.port) as url:
         out.write(f"{args.vendor} sandbox on {url} (speed {args.speed:g}x); key: ")
         out.write(f"{simulator.demo_key}\n")
