@@ -144,6 +144,9 @@ class Durability:
         `record_id` names an intent already in the store (a recovered one).
         """
         store = self.store
+        adapter = runtime.adapter
+        # Built first: input the adapter refuses never becomes a row.
+        http_request = adapter.submit(request)
         if record_id is None:
             record_id = uuid.uuid4().hex
             await store.add_intent(
@@ -153,7 +156,6 @@ class Durability:
                 scope=runtime.adapter.rate_scope,
                 request=request,
             )
-        adapter = runtime.adapter
         budget = runtime.sender.budget(Operation.SUBMIT)
         # The budget's place is taken before the intent is marked as sending, so that a
         # create waiting for its turn is still safely PENDING if the process dies.
@@ -167,7 +169,7 @@ class Durability:
         try:
             snapshot = await runtime.sender.send(
                 Operation.SUBMIT,
-                adapter.submit(request),
+                http_request,
                 adapter.read_submitted,
                 idempotent=idempotent,
                 reserved_at=sent_at,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore", "placeholders"]
 
+_CONNECT_TIMEOUT = 10  # seconds
 _MIGRATION_LOCK = 0x636F_7572_7365  # "course": one advisory lock for schema changes
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -69,7 +70,12 @@ class PostgresStore(SQLStore):
         self._pool: Any = None
 
     def _open_sync(self) -> None:
+        import psycopg  # noqa: PLC0415 - optional dependency
         import psycopg_pool  # noqa: PLC0415 - optional dependency
+
+        # One plain connection first: a wrong host or password fails now, with the
+        # server's reason, instead of the pool retrying until its timeout.
+        psycopg.connect(self._conninfo, connect_timeout=_CONNECT_TIMEOUT).close()
 
         schema = self._schema
 
