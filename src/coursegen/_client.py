@@ -81,6 +81,7 @@ class Client:
         keep_results: bool = True,
         seed: int | None = None,
         store: Store | str | None = None,
+        recover: bool = True,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ConfigurationError("pass either transport or http_client, not both")
@@ -96,6 +97,7 @@ class Client:
         if isinstance(store, str):
             store = open_store(store)
         self._durable = Durability(store) if store is not None else None
+        self._recover = recover
         self._engine = Engine(
             rng=self._rng,
             max_in_flight=max_in_flight,
@@ -149,6 +151,7 @@ class Client:
                     self._engine,
                     task_group,
                     idempotent=self._adapter.capabilities.idempotent_submit,
+                    enabled=self._recover,
                 )
             self._runtime = runtime
         except BaseException:
@@ -255,6 +258,7 @@ class Client:
                 snapshot=snapshot,
             )
             self._durable.remember(job._tracked, record_id)  # noqa: SLF001 - same package
+            self._durable.on_change(job._tracked)  # noqa: SLF001 - what the GET just read
         return job
 
     # -- the store ----------------------------------------------------------------------

@@ -58,6 +58,7 @@ def connect(
     seed: int | None = None,
     environ: Mapping[str, str] | None = None,
     store: Store | str | None = None,
+    recover: bool = True,
     **settings: Any,
 ) -> Client:
     """Build a client for the provider that `target` and the configuration name.
@@ -78,7 +79,9 @@ def connect(
     `store` records every job in a job store (`"sqlite:///jobs.db"`,
     `"postgresql://..."`, or a `Store`), so that a process that dies loses nothing: the
     next client on the same store takes its jobs up. Default: `COURSEGEN_STORE`, else
-    `store = "..."` in the TOML file's `[coursegen]` table, else no store.
+    `store = "..."` in the TOML file's `[coursegen]` table, else no store. On open, a
+    client with a store takes up the unfinished jobs of its provider, endpoint and key
+    that it finds there (`recover=False` leaves them alone: one-off commands).
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -134,6 +137,8 @@ def connect(
     adapter = adapter_cls.from_settings(resolved)
     if store is None:
         store = env.get("COURSEGEN_STORE") or document.get("store") or None
+        if store is not None and not isinstance(store, str):
+            raise ConfigurationError("store in the config file must be a URL string")
     return Client(
         adapter,
         resolved,
@@ -145,6 +150,7 @@ def connect(
         keep_results=keep_results,
         seed=seed,
         store=store,
+        recover=recover,
     )
 
 

@@ -199,12 +199,17 @@ class Durability:
         task_group: TaskGroup,
         *,
         idempotent: bool,
+        enabled: bool = True,
     ) -> None:
         """Take up what a previous client of this provider, endpoint and scope left.
 
         Jobs with a vendor id are tracked at once; creates to (re)send go out in the
         background, at their rate budget's pace (`recovered()` waits for them).
+        Not `enabled`: a one-off client (a CLI command) leaves the fleet to its owner.
         """
+        if not enabled:
+            self._done()
+            return
         rows = await self.store.unfinished(runtime.name, runtime.host, runtime.adapter.rate_scope)
         resend: list[JobRecord] = []
         for row in rows:

@@ -59,6 +59,13 @@ def _structure_source(value: Any, _: object) -> _Source:
     raise ValueError(f"a source is a path or {{'base64': ...}}, not {type(value).__name__}")
 
 
+def _sorted(items: list[Any]) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:  # items of no order (classes): as they come
+        return items
+
+
 def _make() -> cattrs.Converter:
     made = cattrs.Converter()
     made.register_unstructure_hook(datetime, datetime.isoformat)
@@ -70,7 +77,7 @@ def _make() -> cattrs.Converter:
     # Sets are unordered; sorted lists keep the text stable (one row, one spelling).
     made.register_unstructure_hook_func(
         lambda type_: type_ is frozenset or get_origin(type_) is frozenset,
-        lambda value: sorted(made.unstructure(item) for item in value),
+        lambda value: _sorted([made.unstructure(item) for item in value]),
     )
     return made
 

@@ -16,6 +16,8 @@ a secret: `Store.url` and every error show it masked.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -24,7 +26,7 @@ from ._base import JobRecord, SnapshotUpdate, SQLStore, SubmitState
 from ._schema import LATEST
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from .._models import JobStatus, Request, Snapshot
 
@@ -35,6 +37,7 @@ __all__ = [
     "SnapshotUpdate",
     "Store",
     "SubmitState",
+    "default_store_url",
     "masked_url",
     "open_store",
 ]
@@ -91,6 +94,24 @@ def masked_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{netloc[-1]}"))
+
+
+def default_store_url(environ: Mapping[str, str] | None = None) -> str:
+    """The CLI's store: `jobs.db` in the user's data folder.
+
+    `$XDG_DATA_HOME/coursegen` (else `~/.local/share/coursegen`) on Linux and other
+    Unix, `~/Library/Application Support/coursegen` on macOS, and
+    `%LOCALAPPDATA%\\coursegen` on Windows.
+    """
+    env = os.environ if environ is None else environ
+    home = Path.home()
+    if sys.platform == "win32":
+        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = home / "Library" / "Application Support"
+    else:
+        base = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return f"sqlite:///{(base / 'coursegen' / 'jobs.db').as_posix()}"
 
 
 def open_store(url: str | os.PathLike[str]) -> SQLStore:
