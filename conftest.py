@@ -17,6 +17,9 @@ import pytest
 
 from coursegen.testing import real_backend, virtual_backend
 
+# Store fixtures (a SQLite file, a PostgreSQL schema, each driver in turn): tests/stores.py.
+pytest_plugins = ["stores"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -25,7 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _private_data_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_data_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep the CLI's default job store (the user's data folder) out of the real home."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("COURSEGEN_STORE", raising=False)

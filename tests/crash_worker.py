@@ -9,6 +9,8 @@ up what it finds, matches lost creates to the vendor's webhooks, waits for every
 end, and prints one JSON line of counts.
 """
 
+# ruff: noqa: T201 - a worker process reports to its parent test on stdout
+
 from __future__ import annotations
 
 import json

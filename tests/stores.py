@@ -23,10 +23,7 @@ def _unreachable(reason: str) -> None:
 @pytest.fixture
 def postgres_store_url():
     """A store URL on a schema of its own in the local PostgreSQL, dropped afterwards."""
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - psycopg is a dev dependency
-        _unreachable(f"psycopg is not installed ({exc})")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed")
     schema = f"cg_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(POSTGRES, connect_timeout=3, autocommit=True)

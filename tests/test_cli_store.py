@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from test_cli import run, served  # noqa: F401 - the served-sandbox fixture
+import test_cli
+from test_cli import run
+
+served = test_cli.served  # the served-sandbox fixture, shared with the CLI tests
 
 
 def test_jobs_lists_a_submitted_job_and_status_and_wait_take_its_id(served: str, tmp_path) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from stores import postgres_store_url, sqlite_store_url  # noqa: F401 - fixtures
 
 import coursegen
 from coursegen import JobStatus, SubmitState
@@ -36,9 +35,11 @@ CREATE_PATH = "/api/v1/courses"
 
 
 def _serve() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "coursegen", "sandbox", "serve", "learningstudio"]
-        + ["--port", "0", "--speed", str(SPEED), "--latency", str(LATENCY)],
+    process = subprocess.Popen(  # noqa: S603 - our own module, run by our own interpreter
+        [
+            *(sys.executable, "-m", "coursegen", "sandbox", "serve", "learningstudio"),
+            *("--port", "0", "--speed", str(SPEED), "--latency", str(LATENCY)),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -65,7 +66,7 @@ def _stored(store: str) -> list[coursegen.JobRecord]:
 def _crash_and_recover(store: str, label: str) -> None:
     server, target = _serve()
     try:
-        submitter = subprocess.Popen(
+        submitter = subprocess.Popen(  # noqa: S603 - our own worker script
             [sys.executable, WORKER, "submit", target, store, str(FLEET), str(SPEED)],
             stdout=subprocess.PIPE,
             text=True,
@@ -81,7 +82,7 @@ def _crash_and_recover(store: str, label: str) -> None:
         submitter.stdout.close()
 
         log_url = "http://" + target.rsplit("@", 1)[1] + "/_sandbox/log"
-        recovery = subprocess.run(
+        recovery = subprocess.run(  # noqa: S603 - our own worker script
             [sys.executable, WORKER, "recover", target, store, str(SPEED), log_url],
             capture_output=True,
             text=True,
@@ -109,10 +110,12 @@ def _crash_and_recover(store: str, label: str) -> None:
     by_subject = Counter(record.title for record in with_id)
     lost = [subject for subject in made if by_subject[subject.title()] == 0]
     duplicated = sum(count - 1 for count in made.values() if count > 1)
-    ended = [record for record in with_id if record.status is not None and record.status.is_terminal]
+    ended = [
+        record for record in with_id if record.status is not None and record.status.is_terminal
+    ]
     results = [record for record in with_id if record.result is not None]
     unknown_left = [record for record in records if record.state is SubmitState.UNKNOWN]
-    print(
+    print(  # noqa: T201 - the counts are this test's report (shown with -s)
         f"\ncrash test ({label}): fleet {FLEET}, killed after {answered} creates answered; "
         f"vendor made {sum(made.values())} jobs for {len(made)} requests; store has "
         f"{len(with_id)} with a vendor id; lost {len(lost)}, duplicated {duplicated}, "

@@ -39,7 +39,8 @@ async def test_every_result_is_read_after_a_50_s_outage_mid_fleet() -> None:
         # Nobody waits until every result would have expired at the vendor twice over.
         await anyio.sleep(2 * 500.0 + 120.0)
         results = [await job.result() for job in jobs]
-    print(f"\noutage test: {before} of {FLEET} done before, {len(unfinished)} caught by it")
+    report = f"outage test: {before} of {FLEET} done before, {len(unfinished)} caught by it"
+    print("\n" + report)  # noqa: T201 - the test's report (shown with -s)
     assert len(results) == FLEET
     assert all(job.snapshot.status is JobStatus.SUCCEEDED for job in jobs)
     assert all(job.last_error is None and not job.following for job in jobs)

@@ -6,9 +6,11 @@ share one schema and one set of statements, so they must behave the same.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import httpx
 import pytest
-from stores import postgres_store_url, sqlite_store_url, store_url  # noqa: F401 - fixtures
 
 import coursegen
 from coursegen import (
@@ -64,7 +66,9 @@ async def test_a_create_moves_through_its_states_and_is_read_back(store_url) -> 
     """Intent, sending, submitted, result: each step is readable by another store object."""
     request = CourseRequest("Ladders", idempotency_key="k1")
     async with open_store(store_url) as store, open_store(store_url) as reader:
-        await store.add_intent(record_id="r1", provider="p", endpoint="h", scope="s", request=request)
+        await store.add_intent(
+            record_id="r1", provider="p", endpoint="h", scope="s", request=request
+        )
         pending = await reader.get("r1")
         assert pending is not None
         assert (pending.state, pending.request, pending.idempotency_key) == (
@@ -155,8 +159,11 @@ async def test_a_create_cut_off_is_resent_with_its_key_where_the_vendor_dedupes(
         probe = await first.job((await first.submit(CourseRequest("Probe"))).id)
         assert probe is not None
         await first.store.add_intent(
-            record_id="cut", provider=probe.provider, endpoint=probe.endpoint,
-            scope=probe.scope, request=request,
+            record_id="cut",
+            provider=probe.provider,
+            endpoint=probe.endpoint,
+            scope=probe.scope,
+            request=request,
         )
         await first.store.mark_sending("cut")
     async with coursegen.connect("tutorflow", sandbox=simulator, store=store_url) as second:
@@ -179,8 +186,11 @@ async def test_a_create_cut_off_without_dedupe_is_unknown_until_its_webhook(stor
         probe = await first.job((await first.submit(CourseRequest("Probe"))).id)
         assert probe is not None
         await first.store.add_intent(
-            record_id="cut", provider=probe.provider, endpoint=probe.endpoint,
-            scope=probe.scope, request=request,
+            record_id="cut",
+            provider=probe.provider,
+            endpoint=probe.endpoint,
+            scope=probe.scope,
+            request=request,
         )
         await first.store.mark_sending("cut")
     async with coursegen.connect("learningstudio", sandbox=simulator, store=store_url) as second:
@@ -232,9 +242,6 @@ def test_an_unknown_store_scheme_is_a_configuration_error() -> None:
 
 def test_results_and_snapshots_round_trip_through_json() -> None:
     """`to_json`/`from_json` keep every field of a snapshot with a result, datetimes as ISO."""
-    from datetime import UTC, datetime
-    from decimal import Decimal
-
     course = coursegen.Course(
         id="c", title="T", created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), extra={"a": [1]}
     )

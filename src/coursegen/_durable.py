@@ -217,8 +217,10 @@ class Durability:
                 self._follow(runtime, engine, row)
             elif row.state is SubmitState.PENDING and row.request is not None:
                 resend.append(row)
-            elif row.state is SubmitState.SENDING and row.request is not None and (
-                idempotent and row.idempotency_key is not None
+            elif (
+                row.state is SubmitState.SENDING
+                and row.request is not None
+                and (idempotent and row.idempotency_key is not None)
             ):
                 resend.append(row)  # the vendor answers a repeat with the same job
             elif row.state is SubmitState.SENDING:

@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
-    "SerializationError",
-    "StoreError",
     "Conflict",
     "CourseGenError",
     "InvalidRequest",
@@ -56,6 +54,8 @@ __all__ = [
     "ProviderUnavailable",
     "QuotaExceeded",
     "RateLimited",
+    "SerializationError",
+    "StoreError",
     "SubmitOutcomeUnknown",
     "TransportError",
     "UnsupportedFeature",

@@ -59,6 +59,10 @@ def _structure_source(value: Any, _: object) -> _Source:
     raise ValueError(f"a source is a path or {{'base64': ...}}, not {type(value).__name__}")
 
 
+def _is_frozenset(type_: Any) -> bool:
+    return type_ is frozenset or get_origin(type_) is frozenset
+
+
 def _sorted(items: list[Any]) -> list[Any]:
     try:
         return sorted(items)
@@ -76,8 +80,7 @@ def _make() -> cattrs.Converter:
     made.register_structure_hook(_Source, _structure_source)
     # Sets are unordered; sorted lists keep the text stable (one row, one spelling).
     made.register_unstructure_hook_func(
-        lambda type_: type_ is frozenset or get_origin(type_) is frozenset,
-        lambda value: _sorted([made.unstructure(item) for item in value]),
+        _is_frozenset, lambda value: _sorted([made.unstructure(item) for item in value])
     )
     return made
 
@@ -100,8 +103,10 @@ def from_json(text: str | bytes, type_: type[T]) -> T:
     try:
         return converter.structure(data, type_)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
-        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(
-            exc, cattrs.BaseValidationError
-        ) else str(exc)
+        detail = (
+            "; ".join(cattrs.transform_error(exc))
+            if isinstance(exc, cattrs.BaseValidationError)
+            else str(exc)
+        )
         name = getattr(type_, "__name__", str(type_))
         raise SerializationError(f"not a {name}: {detail}") from None

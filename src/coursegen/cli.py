@@ -60,6 +60,7 @@ DEFAULT_SANDBOX_SPEED = 20.0
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER = 0, 1, 2, 3
 
+
 def _to_json(value: Any) -> Any:
     return converter.unstructure(value)
 
@@ -140,15 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_provider_options(wait)
     _add_wait_options(wait)
 
-    jobs = commands.add_parser("jobs", help="list the jobs in the job store")
-    jobs.add_argument("--status", choices=[status.value for status in JobStatus])
-    jobs.add_argument("--provider", help="only this provider's jobs (a name)")
-    jobs.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
-    jobs.add_argument("--json", action="store_true", help="machine-readable output")
-    for command in (generate, assess, status, wait, jobs):
-        command.add_argument(
-            "--store", help="job store URL (default: COURSEGEN_STORE, else the data folder)"
-        )
+    _add_store_commands(commands, generate, assess, status, wait)
 
     providers = commands.add_parser("providers", help="list installed providers and plugin errors")
     providers.add_argument("--json", action="store_true", help="machine-readable output")
@@ -164,6 +157,22 @@ def _parser() -> argparse.ArgumentParser:
         "--latency", type=float, default=0.0, help="vendor seconds added before each answer"
     )
     return parser
+
+
+def _add_store_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *recording: argparse.ArgumentParser,
+) -> None:
+    """`jobs`, and `--store` on every command that records or reads jobs."""
+    jobs = commands.add_parser("jobs", help="list the jobs in the job store")
+    jobs.add_argument("--status", choices=[status.value for status in JobStatus])
+    jobs.add_argument("--provider", help="only this provider's jobs (a name)")
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in (*recording, jobs):
+        command.add_argument(
+            "--store", help="job store URL (default: COURSEGEN_STORE, else the data folder)"
+        )
 
 
 def _add_provider_options(parser: argparse.ArgumentParser) -> None:

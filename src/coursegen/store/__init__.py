@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from .._errors import ConfigurationError
+from coursegen._errors import ConfigurationError
+
 from ._base import JobRecord, SnapshotUpdate, SQLStore, SubmitState
 from ._schema import LATEST
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from .._models import JobStatus, Request, Snapshot
+    from coursegen._models import JobStatus, Request, Snapshot
 
 __all__ = [
     "LATEST",
@@ -60,9 +61,7 @@ class Store(Protocol):
     ) -> None: ...
     async def mark_sending(self, record_id: str) -> None: ...
     async def mark_submitted(self, record_id: str, snapshot: Snapshot) -> None: ...
-    async def mark_outcome(
-        self, record_id: str, state: SubmitState, error: str | None
-    ) -> None: ...
+    async def mark_outcome(self, record_id: str, state: SubmitState, error: str | None) -> None: ...
     async def save(self, updates: Sequence[SnapshotUpdate]) -> None: ...
     async def adopt(
         self, *, record_id: str, endpoint: str, scope: str, snapshot: Snapshot

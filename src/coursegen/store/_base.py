@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import enum
 import threading
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import anyio.to_thread
 import attrs
 
-from .._errors import StoreError
-from .._job import JobToken
-from .._json import from_json, to_json
-from .._models import Course, JobStatus, Request, Snapshot
+from coursegen._errors import StoreError
+from coursegen._job import JobToken
+from coursegen._json import from_json, to_json
+from coursegen._models import Course, JobStatus, Request, Snapshot
+
 from ._schema import LATEST, MIGRATIONS, SQL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
     from types import TracebackType
 
 __all__ = ["Cursor", "JobRecord", "SQLStore", "SnapshotUpdate", "SubmitState"]

@@ -13,7 +13,8 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .._errors import StoreError
+from coursegen._errors import StoreError
+
 from ._base import SQLStore
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class PostgresStore(SQLStore):
     ) -> None:
         try:
             import psycopg  # noqa: PLC0415 - optional: only this driver needs it
-            import psycopg_pool  # noqa: PLC0415, F401 - checked here, used on open
+            import psycopg_pool  # noqa: PLC0415 - checked here, used on open
         except ImportError as exc:
             raise StoreError(
                 "a PostgreSQL store needs psycopg: install coursegen[postgres]"

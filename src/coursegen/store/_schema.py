@@ -100,7 +100,8 @@ class SQL:
     BY_ANY_ID: Final = f"{SELECT_JOBS} WHERE id = ? OR job_id = ? ORDER BY created_at"
     UNFINISHED: Final = (
         f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND scope = ? "
-        "AND (state IN ('pending', 'sending', 'unknown') OR (state = 'submitted' AND following = 1)) "
+        "AND (state IN ('pending', 'sending', 'unknown') "
+        "OR (state = 'submitted' AND following = 1)) "
         "ORDER BY created_at, id"
     )
     INSERT_EVENT: Final = (

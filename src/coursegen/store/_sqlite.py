@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._errors import StoreError
+from coursegen._errors import StoreError
+
 from ._base import SQLStore
 
 if TYPE_CHECKING:
