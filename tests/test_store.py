@@ -38,6 +38,34 @@ def _creates(simulator) -> int:
     return sum(1 for r in simulator.requests if r.method == "POST" and r.status in (200, 201, 202))
 
 
+async def _leave_intent(
+    provider: str, simulator, store_url: str, request: CourseRequest, *, sending: bool
+):
+    """Leave in the store an intent "cut" (PENDING, or SENDING: caught mid-send) next to
+    a probe job submitted normally, which tells the endpoint and key scope, as a process
+    that died would; returns the probe's record. Nobody waits, so nothing is polled."""
+    async with coursegen.connect(
+        provider, sandbox=simulator, store=store_url, keep_results=False
+    ) as first:
+        probe = await first.job((await first.submit(CourseRequest("Probe"))).id)
+        assert probe is not None
+        await first.store.add_intent(
+            record_id="cut",
+            provider=probe.provider,
+            endpoint=probe.endpoint,
+            scope=probe.scope,
+            request=request,
+        )
+        if sending:
+            await first.store.mark_sending("cut")
+    return probe
+
+
+async def _all(store_url: str):
+    async with open_store(store_url) as store:
+        return await store.jobs()
+
+
 async def test_a_new_store_is_migrated_to_the_latest_version_once(store_url) -> None:
     """Opening migrates a new store; opening again changes nothing and keeps the rows."""
     async with open_store(store_url) as store:
@@ -127,23 +155,14 @@ async def test_a_job_left_running_is_followed_again_by_the_next_client(store_url
 async def test_an_intent_never_sent_is_sent_on_open(store_url) -> None:
     """A create recorded but never sent (its process died waiting) is sent by the next client."""
     simulator = _sandbox("learningstudio")
-    async with coursegen.connect(
-        "learningstudio", sandbox=simulator, store=store_url, keep_results=False
-    ) as first:
-        made = await first.job((await first.submit(CourseRequest("Harnesses"))).id)
-        assert made is not None
-        await first.store.add_intent(
-            record_id="waiting",
-            provider=made.provider,
-            endpoint=made.endpoint,
-            scope=made.scope,
-            request=CourseRequest("Guardrails"),
-        )
+    await _leave_intent(
+        "learningstudio", simulator, store_url, CourseRequest("Guardrails"), sending=False
+    )
     async with coursegen.connect("learningstudio", sandbox=simulator, store=store_url) as second:
         jobs = await second.recovered()
         results = {(await job.result()).title for job in jobs}
-        record = await second.job("waiting")
-    assert results == {"Harnesses", "Guardrails"}
+        record = await second.job("cut")
+    assert results == {"Probe", "Guardrails"}
     assert record is not None
     assert record.state is SubmitState.SUBMITTED
     assert _creates(simulator) == 2
@@ -155,24 +174,14 @@ async def test_a_create_cut_off_is_resent_with_its_key_where_the_vendor_dedupes(
     request = CourseRequest("Rigging", idempotency_key="rigging-1")
     async with coursegen.connect("tutorflow", sandbox=simulator) as plain:
         original = await plain.submit(request)  # the vendor got it; the answer "was lost"
-    async with coursegen.connect("tutorflow", sandbox=simulator, store=store_url) as first:
-        probe = await first.job((await first.submit(CourseRequest("Probe"))).id)
-        assert probe is not None
-        await first.store.add_intent(
-            record_id="cut",
-            provider=probe.provider,
-            endpoint=probe.endpoint,
-            scope=probe.scope,
-            request=request,
-        )
-        await first.store.mark_sending("cut")
+    probe = await _leave_intent("tutorflow", simulator, store_url, request, sending=True)
     async with coursegen.connect("tutorflow", sandbox=simulator, store=store_url) as second:
         await second.recovered()
         record = await second.job("cut")
     assert record is not None
     assert (record.state, record.job_id) == (SubmitState.SUBMITTED, original.id)
-    jobs_at_vendor = {r.path for r in simulator.requests if r.method == "POST"}
-    assert len(jobs_at_vendor) == 1  # the same create endpoint; the key made no new job
+    stored = sorted(str(record.job_id) for record in await _all(store_url))
+    assert stored == sorted([original.id, str(probe.job_id)])  # the resend made no new job
 
 
 async def test_a_create_cut_off_without_dedupe_is_unknown_until_its_webhook(store_url) -> None:
@@ -182,17 +191,7 @@ async def test_a_create_cut_off_without_dedupe_is_unknown_until_its_webhook(stor
     async with coursegen.connect("learningstudio", sandbox=simulator) as plain:
         made = await plain.submit(request)  # the vendor made it; the answer "was lost"
         await made.wait()
-    async with coursegen.connect("learningstudio", sandbox=simulator, store=store_url) as first:
-        probe = await first.job((await first.submit(CourseRequest("Probe"))).id)
-        assert probe is not None
-        await first.store.add_intent(
-            record_id="cut",
-            provider=probe.provider,
-            endpoint=probe.endpoint,
-            scope=probe.scope,
-            request=request,
-        )
-        await first.store.mark_sending("cut")
+    await _leave_intent("learningstudio", simulator, store_url, request, sending=True)
     async with coursegen.connect("learningstudio", sandbox=simulator, store=store_url) as second:
         await second.recovered()
         unknown = await second.job("cut")
