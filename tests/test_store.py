@@ -259,3 +259,16 @@ def test_results_and_snapshots_round_trip_through_json() -> None:
     assert again.observed_at == snapshot.observed_at
     with pytest.raises(coursegen.SerializationError, match="Snapshot"):
         coursegen.from_json('{"job_id": "j"}', Snapshot)
+
+
+async def test_of_two_clients_racing_for_one_intent_only_one_sends_it(store_url) -> None:
+    """An intent is claimed from PENDING once: a second claim fails, so one create goes out."""
+    async with open_store(store_url) as store:
+        await store.add_intent(
+            record_id="r1", provider="p", endpoint="h", scope="s", request=CourseRequest("x")
+        )
+        assert await store.mark_sending("r1")
+        assert not await store.mark_sending("r1")
+        record = await store.get("r1")
+    assert record is not None
+    assert record.state is SubmitState.SENDING

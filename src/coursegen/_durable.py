@@ -138,10 +138,12 @@ class Durability:
         *,
         idempotent: bool,
         record_id: str | None = None,
+        from_state: SubmitState = SubmitState.PENDING,
     ) -> Tracked:
         """Create a job, its every step recorded first (see the module docstring).
 
-        `record_id` names an intent already in the store (a recovered one).
+        `record_id` names an intent already in the store (a recovered one, found in
+        `from_state`).
         """
         store = self.store
         adapter = runtime.adapter
@@ -161,11 +163,17 @@ class Durability:
         # create waiting for its turn is still safely PENDING if the process dies.
         sent_at = await budget.acquire() if budget is not None else None
         try:
-            await store.mark_sending(record_id)
+            claimed = await store.mark_sending(record_id, from_state=from_state)
         except BaseException:
             if budget is not None and sent_at is not None:
                 budget.settle(sent_at, anyio.current_time())
             raise
+        if not claimed:
+            if budget is not None and sent_at is not None:
+                budget.settle(sent_at, anyio.current_time())
+            raise StoreError(
+                f"create {record_id} was taken by another client of this store: it sends it"
+            )
         try:
             snapshot = await runtime.sender.send(
                 Operation.SUBMIT,
@@ -259,7 +267,12 @@ class Durability:
         assert row.request is not None  # noqa: S101 - filtered by the caller
         try:
             tracked = await self.submit(
-                runtime, engine, row.request, idempotent=idempotent, record_id=row.id
+                runtime,
+                engine,
+                row.request,
+                idempotent=idempotent,
+                record_id=row.id,
+                from_state=row.state,
             )
         except CourseGenError as exc:
             # Recorded on the row (UNKNOWN or REFUSED); nobody awaits this create.

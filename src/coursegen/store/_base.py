@@ -237,11 +237,15 @@ class SQLStore:
         )
         await self._write([(SQL.INSERT_JOB, row)], durable=True)
 
-    async def mark_sending(self, record_id: str) -> None:
-        """The create is about to leave: from now its outcome may be unknown."""
-        await self._write(
-            [(SQL.SET_STATE, (SubmitState.SENDING.value, _now(), record_id))], durable=True
-        )
+    async def mark_sending(
+        self, record_id: str, *, from_state: SubmitState = SubmitState.PENDING
+    ) -> bool:
+        """The create is about to leave: from now its outcome may be unknown.
+
+        False if the row is no longer in `from_state`: another client took it first.
+        """
+        params = (SubmitState.SENDING.value, _now(), record_id, from_state.value)
+        return await self._write([(SQL.CLAIM, params)], durable=True) > 0
 
     async def mark_submitted(self, record_id: str, snapshot: Snapshot) -> None:
         """The vendor's id for the job, as soon as it is known (committed durably)."""

@@ -81,6 +81,8 @@ class SQL:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     SET_STATE: Final = "UPDATE coursegen_jobs SET state = ?, updated_at = ? WHERE id = ?"
+    # Only from the state the sender saw: of two clients racing for one intent, one sends.
+    CLAIM: Final = "UPDATE coursegen_jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?"
     SET_SUBMITTED: Final = (
         "UPDATE coursegen_jobs SET state = ?, job_id = ?, status = COALESCE(status, ?), "
         "title = COALESCE(title, ?), snapshot = COALESCE(snapshot, ?), last_error = NULL, "
