@@ -42,6 +42,8 @@ from ._errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
+    SerializationError,
+    StoreError,
     SubmitOutcomeUnknown,
     TransportError,
     UnsupportedFeature,
@@ -51,6 +53,7 @@ from ._features import CourseGenWarning, UnsupportedFeatureWarning
 from ._hooks import Register, SandboxFactory, hookimpl, hookspec
 from ._http import RetryPolicy
 from ._job import CourseJob, Job
+from ._json import from_json, to_json
 from ._models import (
     Assessment,
     AssessmentRequest,
@@ -71,6 +74,7 @@ from ._models import (
 )
 from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
 from ._settings import Secret, Settings
+from .store import JobRecord, Store, SubmitState, open_store
 
 try:
     __version__ = version("coursegen")
@@ -101,6 +105,7 @@ __all__ = [
     "JobErrorInfo",
     "JobExpired",
     "JobFailed",
+    "JobRecord",
     "JobStatus",
     "JobTimeout",
     "Lesson",
@@ -127,10 +132,14 @@ __all__ = [
     "RetryPolicy",
     "SandboxFactory",
     "Secret",
+    "SerializationError",
     "Settings",
     "Snapshot",
     "StagedAdapter",
+    "Store",
+    "StoreError",
     "SubmitOutcomeUnknown",
+    "SubmitState",
     "TransportError",
     "UnsupportedFeature",
     "UnsupportedFeatureWarning",
@@ -140,6 +149,9 @@ __all__ = [
     "__version__",
     "connect",
     "default_registry",
+    "from_json",
     "hookimpl",
     "hookspec",
+    "open_store",
+    "to_json",
 ]
