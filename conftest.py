@@ -19,12 +19,23 @@ from coursegen.testing import real_backend, virtual_backend
 
 # A third party's provider package, tested where it is installed (`nox -s pip_install`).
 collect_ignore = ["tests/fixtures"]
+# Store fixtures (a SQLite file, a PostgreSQL schema, each driver in turn): tests/stores.py.
+pytest_plugins = ["stores"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "real_clock: run on the real clock (the test talks to another process)"
     )
+
+
+@pytest.fixture(autouse=True)
+def _private_data_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the CLI's default job store (the user's data folder) out of the real home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("COURSEGEN_STORE", raising=False)
 
 
 @pytest.fixture(params=["asyncio", "trio"])

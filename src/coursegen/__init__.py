@@ -42,6 +42,8 @@ from ._errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
+    SerializationError,
+    StoreError,
     SubmitOutcomeUnknown,
     TransportError,
     UnsupportedFeature,
@@ -51,6 +53,7 @@ from ._features import CourseGenWarning, UnsupportedFeatureWarning
 from ._hooks import Register, SandboxFactory, hookimpl, hookspec
 from ._http import RetryPolicy
 from ._job import CourseJob, Job
+from ._json import from_json, to_json
 from ._models import (
     Assessment,
     AssessmentRequest,
@@ -72,6 +75,7 @@ from ._models import (
 from ._ratelimit import BudgetUse
 from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
 from ._settings import Secret, Settings
+from .store import JobRecord, Store, SubmitState, open_store
 
 try:
     __version__ = version("coursegen")
@@ -103,6 +107,7 @@ __all__ = [
     "JobErrorInfo",
     "JobExpired",
     "JobFailed",
+    "JobRecord",
     "JobStatus",
     "JobTimeout",
     "Lesson",
@@ -129,10 +134,14 @@ __all__ = [
     "RetryPolicy",
     "SandboxFactory",
     "Secret",
+    "SerializationError",
     "Settings",
     "Snapshot",
     "StagedAdapter",
+    "Store",
+    "StoreError",
     "SubmitOutcomeUnknown",
+    "SubmitState",
     "TransportError",
     "UnsupportedFeature",
     "UnsupportedFeatureWarning",
@@ -142,6 +151,9 @@ __all__ = [
     "__version__",
     "connect",
     "default_registry",
+    "from_json",
     "hookimpl",
     "hookspec",
+    "open_store",
+    "to_json",
 ]

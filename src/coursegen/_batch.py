@@ -24,11 +24,14 @@ import enum
 import hashlib
 import io
 import json
+import logging
 import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO
 
@@ -43,23 +46,29 @@ from ._errors import (
     CourseGenError,
     InvalidRequest,
     JobError,
+    JobExpired,
+    JobFailed,
     JobTimeout,
     PermissionDenied,
     QuotaExceeded,
+    StoreError,
     SubmitOutcomeUnknown,
     UnsupportedFeature,
 )
 from ._job import Job
-from ._models import AssessmentRequest, BloomLevel, CourseRequest, JobStatus
+from ._json import to_json
+from ._models import AssessmentRequest, BloomLevel, CourseRequest, JobStatus, Snapshot
+from ._ratelimit import BudgetUse
+from .store import JobRecord, Store, SubmitState
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ._client import Client
-    from ._models import Request, Snapshot
+    from ._models import Request
 
 __all__ = [
     "EXIT_CODES",
@@ -68,12 +77,15 @@ __all__ = [
     "BatchRow",
     "FleetDisplay",
     "FleetFigures",
+    "FleetSample",
     "Ledger",
     "RowOutcome",
     "batch_id_for",
     "read_batch",
     "run_batch",
 ]
+
+logger = logging.getLogger("coursegen")
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -359,11 +371,28 @@ _READERS: Mapping[str, Callable[[str, Any], Any]] = {
 # -- the ledger: where a row's job is found again --------------------------------------------
 
 
+@attrs.frozen
+class Found:
+    """What the ledger knows of a row's job from an earlier run.
+
+    Exactly one is set: `job` (followed now), `ended` (its terminal snapshot, read from
+    the store: no vendor call), `pending` (a create the store's recovery is sending:
+    await it for what it became; None means nothing was created), or `error` (why the
+    job cannot be followed, e.g. a create whose outcome is unknown).
+    """
+
+    job: Job | None = None
+    ended: Snapshot | None = None
+    token: str | None = None
+    pending: Callable[[], Awaitable[Found | None]] | None = None
+    error: CourseGenError | None = None
+
+
 class Ledger(Protocol):
     """Where the batch finds a row's job again: the seam between the runner and a store."""
 
-    async def find(self, key: str) -> Job | None:
-        """The job already submitted for this batch key, if any."""
+    async def find(self, key: str) -> Found | None:
+        """What an earlier run made of the row `key`; None: nothing, submit it."""
         ...
 
     async def submit(self, key: str, request: Request) -> Job:
@@ -378,12 +407,92 @@ class MemoryLedger:
         self._client = client
         self._jobs: dict[str, Job] = {}
 
-    async def find(self, key: str) -> Job | None:
-        return self._jobs.get(key)
+    async def find(self, key: str) -> Found | None:
+        job = self._jobs.get(key)
+        return Found(job=job) if job is not None else None
 
     async def submit(self, key: str, request: Request) -> Job:
-        job = self._jobs[key] = await self._client.submit(request)
+        job = self._jobs[key] = await self._client.submit(request, key=key)
         return job
+
+
+def attempt_key(key: str, attempt: int) -> str:
+    """The store id of a row's `attempt`-th create: the key, then `key~2`, `key~3`..."""
+    return key if attempt <= 1 else f"{key}~{attempt}"
+
+
+class StoreLedger:
+    """The client's job store as the ledger: a row's job is the record named by its key.
+
+    A create the vendor refused made nothing, so a rerun sends it again, as the row's
+    next attempt (`key~2`); so does an operator's retry of a failed job. The latest
+    attempt is the row's job.
+    """
+
+    def __init__(self, client: Client, store: Store) -> None:
+        self._client = client
+        self._store = store
+        self._attempts: dict[str, int] = {}
+
+    async def find(self, key: str) -> Found | None:
+        latest: JobRecord | None = None
+        attempt = 0
+        while (record := await self._store.get(attempt_key(key, attempt + 1))) is not None:
+            latest, attempt = record, attempt + 1
+        self._attempts[key] = attempt
+        return await self._found(latest) if latest is not None else None
+
+    async def _found(self, record: JobRecord) -> Found | None:  # noqa: PLR0911 - one return per submit state reads best flat
+        state = record.state
+        if state is SubmitState.REFUSED:
+            return None  # the vendor made nothing: send it again
+        if state is SubmitState.UNKNOWN:
+            return Found(
+                error=SubmitOutcomeUnknown(
+                    record.last_error or "the create was sent and its answer lost",
+                    provider=record.provider,
+                    request=record.request,
+                )
+            )
+        if state in (SubmitState.PENDING, SubmitState.SENDING):
+            return Found(pending=partial(self._after_recovery, record.id))
+        snapshot = record.snapshot
+        if snapshot is not None and snapshot.status.is_terminal:
+            return Found(ended=snapshot, token=record.token)
+        if record.token is None:  # pragma: no cover - a submitted record has its id
+            return Found(error=CourseGenError(f"the store's job {record.id} has no vendor id"))
+        try:
+            # Followed since the client opened (the store's recovery): no vendor call.
+            return Found(job=await self._client.resume(record.token))
+        except CourseGenError as exc:
+            return Found(error=exc)
+
+    async def _after_recovery(self, record_id: str) -> Found | None:
+        await self._client.recovered()
+        record = await self._store.get(record_id)
+        if record is None or record.state in (SubmitState.PENDING, SubmitState.SENDING):
+            return Found(error=CourseGenError(f"the store's create {record_id} was not sent"))
+        return await self._found(record)
+
+    async def submit(self, key: str, request: Request) -> Job:
+        attempt = self._attempts.get(key, 0) + 1
+        self._attempts[key] = attempt
+        return await self._client.submit(request, key=attempt_key(key, attempt))
+
+
+def ledger_for(client: Client) -> Ledger:
+    """The client's store as the ledger, or one of this process only."""
+    store = client.store
+    return StoreLedger(client, store) if store is not None else MemoryLedger(client)
+
+
+def ended_error(snapshot: Snapshot, token: str | None) -> JobError:
+    """The typed error of a job that ended without a result, as `Job.result()` raises it."""
+    why = snapshot.error.message if snapshot.error else "no reason given"
+    what = f"{snapshot.provider} job {snapshot.job_id}"
+    if snapshot.status is JobStatus.EXPIRED:
+        return JobExpired(f"{what} expired ({why})", snapshot=snapshot, token=token or "")
+    return JobFailed(f"{what} {snapshot.status.value}: {why}", snapshot=snapshot, token=token or "")
 
 
 # -- running a fleet --------------------------------------------------------------------------
@@ -410,6 +519,16 @@ class RowRun:
     error: CourseGenError | None = None
     submitted_at: float | None = None  # loop time, when this process sent the create
     resumed: bool = False  # found in the ledger: submitted by an earlier run
+    ended: Snapshot | None = None  # the terminal snapshot an earlier run stored
+    token: str | None = None  # with `ended`: the job's token
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self.job.snapshot if self.job is not None else self.ended
+
+    @property
+    def job_token(self) -> str | None:
+        return self.job.token if self.job is not None else self.token
 
 
 @attrs.frozen
@@ -531,68 +650,103 @@ class Runner:
         *,
         results: ResultsFile | None,
         display: FleetDisplay,
-        submitters: int = 4,
+        samples: SampleWriter | None = None,
         timeout: float | None = None,
     ) -> None:
         self.fleet = fleet
         self.ledger = ledger
         self.results = results
         self.display = display
-        self.submitters = submitters
+        self.samples = samples
+        # Creates go out at the budget's pace whatever the number of senders. Where the
+        # vendor cannot deduplicate them, one at a time: a crash then leaves at most one
+        # create of unknown outcome; several senders only help an idempotent vendor.
+        self.submitters = 4 if fleet.client.capabilities.idempotent_submit else 1
         self.timeout = timeout
 
     async def run(self) -> int:
         fleet = self.fleet
-        async with anyio.create_task_group() as display_group:
-            display_group.start_soon(self.display.run, fleet)
+        async with anyio.create_task_group() as background:
+            background.start_soon(self.display.run, fleet)
+            if self.samples is not None:
+                background.start_soon(self.samples.run, fleet)
             async with anyio.create_task_group() as followers:
                 send, receive = anyio.create_memory_object_stream[RowRun](math.inf)
                 with send:
                     for run in fleet.runs:
-                        job = await self.ledger.find(run.row.key)
-                        if job is None:
+                        found = await self.ledger.find(run.row.key)
+                        if found is None:
                             send.send_nowait(run)
-                            continue
-                        run.job, run.resumed = job, True
-                        self._running(run)
-                        followers.start_soon(self._follow, run, job)
+                        else:
+                            run.resumed = True
+                            self._take_up(run, found, followers)
                 async with anyio.create_task_group() as sending, receive:
                     for _ in range(self.submitters):
                         sending.start_soon(self._submit_each, receive.clone(), followers)
-            display_group.cancel_scope.cancel()
+            background.cancel_scope.cancel()
+        if self.samples is not None:
+            await self.samples.write(fleet)
         self.display.final(fleet)
         return fleet.exit_status()
+
+    def _take_up(self, run: RowRun, found: Found, followers: TaskGroup) -> None:
+        """Carry on with what an earlier run made of this row."""
+        if found.job is not None:
+            run.job = found.job
+            self._running(run)
+            followers.start_soon(self._follow, run, found.job)
+        elif found.pending is not None:
+            self._running(run)
+            followers.start_soon(self._after_pending, run, found.pending, followers)
+        elif found.ended is not None:
+            run.ended, run.token = found.ended, found.token
+            if found.ended.status is JobStatus.SUCCEEDED:
+                self._settle(run, RowState.SUCCEEDED)
+            else:
+                self._settle(run, RowState.FAILED, ended_error(found.ended, found.token))
+        else:
+            self._settle(run, RowState.UNFINISHED, found.error)
+
+    async def _after_pending(
+        self, run: RowRun, pending: Callable[[], Awaitable[Found | None]], followers: TaskGroup
+    ) -> None:
+        found = await pending()
+        if found is None:
+            await self._submit(run, followers)
+        else:
+            self._take_up(run, found, followers)
 
     async def _submit_each(
         self, rows: MemoryObjectReceiveStream[RowRun], followers: TaskGroup
     ) -> None:
-        client = self.fleet.client
         async with rows:
             async for run in rows:
-                if self.fleet.stopped is not None:
-                    self._settle(run, RowState.NOT_SENT, self.fleet.stopped)
-                    continue
-                try:
-                    job = await self.ledger.submit(
-                        run.row.key, run.row.request(client.capabilities.request_kinds)
-                    )
-                except _STOPS_THE_BATCH as exc:
-                    if self.fleet.stopped is None:
-                        self.fleet.stopped = exc
-                    self._settle(run, RowState.NOT_SENT, exc)
-                    continue
-                except _REFUSES_THE_ROW as exc:
-                    self._settle(run, RowState.FAILED, exc)
-                    continue
-                except CourseGenError as exc:
-                    # SubmitOutcomeUnknown, a vendor outage past the retries: a job may
-                    # or may not exist; the ledger knows what was sent, a rerun goes on.
-                    self._settle(run, RowState.UNFINISHED, exc)
-                    continue
-                run.job = job
-                run.submitted_at = anyio.current_time()
-                self._running(run)
-                followers.start_soon(self._follow, run, job)
+                await self._submit(run, followers)
+
+    async def _submit(self, run: RowRun, followers: TaskGroup) -> None:
+        if self.fleet.stopped is not None:
+            self._settle(run, RowState.NOT_SENT, self.fleet.stopped)
+            return
+        kinds = self.fleet.client.capabilities.request_kinds
+        try:
+            job = await self.ledger.submit(run.row.key, run.row.request(kinds))
+        except _STOPS_THE_BATCH as exc:
+            if self.fleet.stopped is None:
+                self.fleet.stopped = exc
+            self._settle(run, RowState.NOT_SENT, exc)
+            return
+        except _REFUSES_THE_ROW as exc:
+            self._settle(run, RowState.FAILED, exc)
+            return
+        except CourseGenError as exc:
+            # SubmitOutcomeUnknown, a vendor outage past the retries: a job may or may
+            # not exist; the store knows what was sent, and a rerun goes on from there.
+            self._settle(run, RowState.UNFINISHED, exc)
+            return
+        run.job = job
+        run.submitted_at = anyio.current_time()
+        self._running(run)
+        followers.start_soon(self._follow, run, job)
 
     async def _follow(self, run: RowRun, job: Job) -> None:
         timeout: float | object | None
@@ -635,24 +789,26 @@ _PROVIDER_DEFAULT = object()
 
 def outcome_record(run: RowRun) -> dict[str, Any]:
     """A row's line in `--out`: where it came from, its job, and its result or error."""
-    from .cli import _to_json  # noqa: PLC0415 - the CLI's JSON form, shared both ways
-
-    job = run.job
-    snapshot: Snapshot | None = job.snapshot if job is not None else None
+    snapshot = run.snapshot
     record: dict[str, Any] = {
         "line": run.row.line,
         "key": run.row.key,
         "request": dict(run.row.fields),
         "status": run.state.value,
-        "provider": job.provider if job is not None else None,
-        "job_id": job.id if job is not None else None,
-        "token": job.token if job is not None else None,
-        "result": _to_json(snapshot.result) if snapshot and snapshot.result else None,
+        "provider": snapshot.provider if snapshot is not None else None,
+        "job_id": snapshot.job_id if snapshot is not None else None,
+        "token": run.job_token,
+        "result": _plain(snapshot.result) if snapshot and snapshot.result else None,
         "error": error_record(run.error),
     }
     if snapshot is not None and snapshot.cost is not None:
-        record["cost"] = _to_json(snapshot.cost)
+        record["cost"] = _plain(snapshot.cost)
     return record
+
+
+def _plain(value: object) -> Any:
+    """`value` in the public JSON form (`coursegen.to_json`), as plain data."""
+    return json.loads(to_json(value))
 
 
 def error_record(error: CourseGenError | None) -> dict[str, Any] | None:
@@ -666,6 +822,65 @@ def error_record(error: CourseGenError | None) -> dict[str, Any] | None:
     if isinstance(error, SubmitOutcomeUnknown):
         data["message"] = "the create was sent and its answer lost; a job may exist"
     return data
+
+
+@attrs.frozen
+class FleetSample:
+    """A batch's figures at one moment, written by the process running it.
+
+    `eta` is in seconds (None: not known yet; `eta_is_floor`: only the creates left
+    are counted). `budgets` is each rate budget of its client as it stood then.
+    """
+
+    at: datetime
+    batch: str
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    unfinished: int
+    requests: int
+    rate_limited: int
+    eta: float | None
+    eta_is_floor: bool = False
+    budgets: Sequence[BudgetUse] = ()
+
+
+# -- fleet samples: what the dashboard plots ----------------------------------------------
+
+
+class SampleWriter:
+    """Writes the fleet's figures to the store as they change, and at the end: the
+    dashboard's ETA and its plots of each budget's use and 429s over time.
+
+    One write at a time, each taking in every change since the last: a fast fleet
+    writes fewer samples, never a queue of them. Driven by the fleet's changes, not a
+    timer, so it never keeps a finished fleet (or a virtual clock) ticking.
+    """
+
+    def __init__(self, store: Store, batch: str) -> None:
+        self.store = store
+        self.batch = batch
+
+    async def run(self, fleet: Fleet) -> None:
+        while True:
+            changed = fleet.changed
+            await self.write(fleet)
+            await changed.wait()
+
+    async def write(self, fleet: Fleet) -> None:
+        figures = fleet.figures()
+        now = datetime.now(UTC)
+        shared = attrs.asdict(figures)
+        del shared["creates"], shared["resumed"]  # this run's own, not the fleet's
+        sample = FleetSample(
+            at=now, batch=self.batch, budgets=tuple(fleet.client.budgets()), **shared
+        )
+        try:
+            await self.store.add_sample(self.batch, now, to_json(sample))
+        except StoreError as exc:
+            logger.warning("coursegen batch: fleet sample not written: %s", exc)
 
 
 # -- the output file --------------------------------------------------------------------------
@@ -725,10 +940,11 @@ class ResultsFile:
 # -- the display ------------------------------------------------------------------------------
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
+    """A duration as people read it: `45s`, `3m05s`, `2h10m` (`--` when unknown)."""
     if seconds is None:
         return "--"
-    seconds = math.ceil(seconds)
+    seconds = max(math.ceil(seconds), 0)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -741,7 +957,7 @@ def _duration(seconds: float | None) -> str:
 def _eta_text(figures: FleetFigures) -> str:
     if figures.eta is None:
         return "ETA --"
-    return ("ETA >= " if figures.eta_is_floor else "ETA ") + _duration(figures.eta)
+    return ("ETA >= " if figures.eta_is_floor else "ETA ") + duration_text(figures.eta)
 
 
 class FleetDisplay:
@@ -784,7 +1000,7 @@ class FleetDisplay:
                 "line": run.row.line,
                 "key": run.row.key,
                 "status": run.state.value,
-                "job_id": run.job.id if run.job is not None else None,
+                "job_id": run.snapshot.job_id if run.snapshot is not None else None,
                 "error": error_record(run.error),
                 "fleet": attrs.asdict(figures),
             }
@@ -893,6 +1109,10 @@ def add_parser(commands: Any, add_provider_options: Callable[[Any], None]) -> No
     add_provider_options(batch)
     batch.add_argument("--out", type=Path, help="append each outcome to this JSONL file")
     batch.add_argument(
+        "--store",
+        help="job store URL a rerun resumes from (default: COURSEGEN_STORE, else the data folder)",
+    )
+    batch.add_argument(
         "--batch-id", help="the batch's name in the store (default: from the file's path)"
     )
     batch.add_argument(
@@ -931,6 +1151,7 @@ async def run_batch(
     rows: Sequence[BatchRow],
     *,
     name: str = "batch",
+    batch_id: str | None = None,
     out: Path | None = None,
     ledger: Ledger | None = None,
     display: FleetDisplay | None = None,
@@ -944,14 +1165,18 @@ async def run_batch(
     (seconds; default: the provider's `PollPolicy.job_timeout`).
     """
     _check_rows(client, rows, name)
+    if batch_id is None:
+        batch_id = rows[0].key.split(".", 1)[0] if rows else name
     fleet = Fleet(client, rows)
     display = display or FleetDisplay(io.StringIO(), io.StringIO(), name=name, quiet=True)
     results = ResultsFile(out) if out is not None else None
+    store = client.store
     runner = Runner(
         fleet,
-        ledger or MemoryLedger(client),
+        ledger or ledger_for(client),
         results=results,
         display=display,
+        samples=SampleWriter(store, batch_id) if store is not None else None,
         timeout=job_timeout,
     )
     if results is None:
@@ -964,7 +1189,7 @@ async def run_batch(
             line=run.row.line,
             key=run.row.key,
             status=run.state.value,
-            job_id=run.job.id if run.job is not None else None,
+            job_id=run.snapshot.job_id if run.snapshot is not None else None,
             error=error_record(run.error),
         )
         for run in fleet.runs
@@ -983,11 +1208,15 @@ async def run_command(
     async with client_for(args, err) as client:
         display = FleetDisplay(out, err, name=args.file.name, as_json=args.json, quiet=args.quiet)
         if not (args.json or args.quiet):
-            err.write(f"batch {batch_id}: {len(rows)} rows on {client.provider}\n")
+            where = f"store {client.store.url}" if client.store is not None else "no store"
+            err.write(f"batch {batch_id}: {len(rows)} rows on {client.provider} ({where})\n")
+            if client.store is None:
+                err.write("No job store: a rerun cannot resume this batch (pass --store).\n")
         report = await run_batch(
             client,
             rows,
             name=str(args.file),
+            batch_id=batch_id,
             out=args.out,
             display=display,
             job_timeout=args.timeout,

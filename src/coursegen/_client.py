@@ -20,6 +20,7 @@ from ._adapter import (
     PublicPages,
     WebhookReader,
 )
+from ._durable import Durability
 from ._engine import Engine, ProviderRuntime, Tracked, stamp
 from ._errors import ConfigurationError, InvalidRequest, UnsupportedFeature
 from ._features import check_request
@@ -27,12 +28,13 @@ from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest
 from ._ratelimit import BudgetUse, RateBudgets
+from .store import JobRecord, Store, open_store
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
-    from ._models import Course, ExportResult, Lesson, Request, Snapshot, WebhookEvent
+    from ._models import Course, ExportResult, JobStatus, Lesson, Request, Snapshot, WebhookEvent
     from ._settings import Settings
     from .sandbox import Sandbox
 
@@ -78,6 +80,8 @@ class Client:
         max_in_flight: int = 64,
         keep_results: bool = True,
         seed: int | None = None,
+        store: Store | str | None = None,
+        recover: bool = True,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ConfigurationError("pass either transport or http_client, not both")
@@ -90,7 +94,16 @@ class Client:
         self._own_sandbox = own_sandbox
         self._retry = retry or RetryPolicy()
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
-        self._engine = Engine(rng=self._rng, max_in_flight=max_in_flight, keep_results=keep_results)
+        if isinstance(store, str):
+            store = open_store(store)
+        self._durable = Durability(store) if store is not None else None
+        self._recover = recover
+        self._engine = Engine(
+            rng=self._rng,
+            max_in_flight=max_in_flight,
+            keep_results=keep_results,
+            on_change=self._durable.on_change if self._durable is not None else None,
+        )
         self._stack: AsyncExitStack | None = None
         self._runtime: ProviderRuntime | None = None
 
@@ -125,7 +138,7 @@ class Client:
                 rng=self._rng,
             )
             base_url = self._settings.base_url
-            self._runtime = ProviderRuntime(
+            runtime = ProviderRuntime(
                 self._adapter,
                 sender,
                 time_scale=self._settings.time_scale,
@@ -134,9 +147,20 @@ class Client:
                 port=base_url.port,
                 sandbox=self._sandbox is not None,
             )
+            if self._durable is not None:
+                await self._durable.open(stack)  # closed after the engine stops
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
             await task_group.start(self._engine.run)
+            if self._durable is not None:
+                await self._durable.recover(
+                    runtime,
+                    self._engine,
+                    task_group,
+                    idempotent=self._adapter.capabilities.idempotent_submit,
+                    enabled=self._recover,
+                )
+            self._runtime = runtime
         except BaseException:
             await stack.aclose()
             raise
@@ -187,20 +211,30 @@ class Client:
 
     # -- jobs ---------------------------------------------------------------------------
 
-    async def submit(self, request: Request) -> Job:
+    async def submit(self, request: Request, *, key: str | None = None) -> Job:
         """Create a job at the vendor and return its handle.
 
         The request is checked against the provider's capabilities first, so a field the
         vendor cannot honour fails here without spending a request. Where the provider
         deduplicates creates, an idempotency key is added if the request has none, which
         makes a create safe to retry after a lost answer.
+
+        `key` names the job for good: its id in the store (`client.job(key)` finds it
+        from any process; a key already in the store is refused with `StoreError`), and
+        the idempotency key where the vendor deduplicates creates. A catalogue's batch
+        key is one: a rerun looks its rows up before submitting anything.
         """
         runtime = self._running
         capabilities = self._adapter.capabilities
         request = check_request(request, capabilities, self.provider, strict=self._settings.strict)
         request = await _load_source(request)
         if capabilities.idempotent_submit and request.idempotency_key is None:
-            request = attrs.evolve(request, idempotency_key=uuid.uuid4().hex)
+            request = attrs.evolve(request, idempotency_key=key or uuid.uuid4().hex)
+        if self._durable is not None:
+            tracked = await self._durable.submit(
+                runtime, self._engine, request, idempotent=capabilities.idempotent_submit, key=key
+            )
+            return Job(self._engine, tracked)
         snapshot = await runtime.sender.send(
             Operation.SUBMIT,
             self._adapter.submit(request),
@@ -242,7 +276,75 @@ class Client:
         if tracked is not None:
             return Job(self._engine, tracked)
         snapshot = await self._fetch(runtime, parsed.job_id)
-        return self._job(runtime, snapshot)
+        job = self._job(runtime, snapshot)
+        if self._durable is not None and self._durable.record_of(job._tracked) is None:  # noqa: SLF001
+            record_id = await self._durable.store.adopt(
+                record_id=uuid.uuid4().hex,
+                endpoint=runtime.host,
+                scope=self._adapter.rate_scope,
+                snapshot=snapshot,
+            )
+            self._durable.remember(job._tracked, record_id)  # noqa: SLF001 - same package
+            self._durable.on_change(job._tracked)  # noqa: SLF001 - what the GET just read
+        return job
+
+    # -- the store ----------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """The job store this client records to, if it has one (`connect(store=...)`)."""
+        return self._durable.store if self._durable is not None else None
+
+    def _stored(self) -> Durability:
+        if self._durable is None:
+            raise ConfigurationError(
+                "this client has no job store: connect(..., store='sqlite:///jobs.db') "
+                "or set COURSEGEN_STORE"
+            )
+        return self._durable
+
+    async def jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        provider: str | None = None,
+        limit: int | None = None,
+    ) -> list[JobRecord]:
+        """Jobs in the store, newest first, as recorded by any process: no vendor call.
+
+        `status` filters by job status (`JobStatus` or its value), `provider` by
+        provider name (every provider's jobs by default).
+        """
+        return await self._stored().store.jobs(provider=provider, status=status, limit=limit)
+
+    async def job(self, job_id: str) -> JobRecord | None:
+        """One job from the store, by its store id or its vendor id (this provider's
+        first), with its result when it was read; no vendor call. None if unknown."""
+        found = await self._stored().store.lookup(job_id)
+        found.sort(key=lambda record: record.provider != self.provider)
+        return found[0] if found else None
+
+    async def recovered(self) -> list[Job]:
+        """The jobs this client took up from its store when it opened, once the creates
+        it had to (re)send are sent: followed to their end like any other job."""
+        tracked = await self._stored().recovered()
+        return [Job(self._engine, each) for each in tracked]
+
+    async def reconcile(self, event: WebhookEvent) -> Job | None:
+        """Match a webhook event to the store, after one GET confirms it.
+
+        A job the store knows is observed (and the store updated); a job id it has never
+        seen is matched to a create whose answer was lost (`SubmitState.UNKNOWN`, for
+        vendors that do not deduplicate creates): the oldest such create of this
+        endpoint and key whose subject the vendor's title repeats, else the oldest.
+        Returns the job, or None if the event names nothing this store waits for.
+        """
+        durable = self._stored()
+        runtime = self._running
+        tracked = await durable.reconcile(
+            runtime, self._engine, event, lambda job_id: self._fetch(runtime, job_id)
+        )
+        return Job(self._engine, tracked) if tracked is not None else None
 
     async def as_completed(self, jobs: Iterable[CourseJob]) -> AsyncIterator[Job]:
         """Yield each job as it ends (or its polling fails for good), first finished first.

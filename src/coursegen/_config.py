@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from ._http import RetryPolicy
     from .sandbox import Sandbox
+    from .store import Store
 
 __all__ = ["connect"]
 
@@ -72,6 +73,8 @@ def connect(
     keep_results: bool = True,
     seed: int | None = None,
     environ: Mapping[str, str] | None = None,
+    store: Store | str | None = None,
+    recover: bool = True,
     **settings: Any,
 ) -> Client:
     """Build a client for the provider that `target` and the configuration name.
@@ -88,6 +91,13 @@ def connect(
     the client to its end, so that completions are noticed on time and results fetched
     before a vendor discards them; `keep_results=False` polls a job only while someone
     waits on it.
+
+    `store` records every job in a job store (`"sqlite:///jobs.db"`,
+    `"postgresql://..."`, or a `Store`), so that a process that dies loses nothing: the
+    next client on the same store takes its jobs up. Default: `COURSEGEN_STORE`, else
+    `store = "..."` in the TOML file's `[coursegen]` table, else no store. On open, a
+    client with a store takes up the unfinished jobs of its provider, endpoint and key
+    that it finds there (`recover=False` leaves them alone: one-off commands).
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -153,6 +163,10 @@ def connect(
         options=options,
     )
     adapter = adapter_cls.from_settings(resolved)
+    if store is None:
+        store = env.get("COURSEGEN_STORE") or document.get("store") or None
+        if store is not None and not isinstance(store, str):
+            raise ConfigurationError("store in the config file must be a URL string")
     return Client(
         adapter,
         resolved,
@@ -163,6 +177,8 @@ def connect(
         retry=retry,
         keep_results=keep_results,
         seed=seed,
+        store=store,
+        recover=recover,
     )
 
 

@@ -14,7 +14,16 @@ When a job falls due:
   the vendor's own (`pollAfterMs`); the cadence backs off while a job does not change.
 
 Per-request retries of transient faults live in `Sender`; this module never retries a
-request, it only schedules the next question.
+request, it only schedules the next question. A poll whose retries all failed is asked
+again later, with backoff (capped at `_RETRY_CAP` vendor seconds, or the provider's
+cadence if longer): waiters are told the error at once, but the job is followed on until
+a terminal answer or its own deadline (`PollPolicy.job_timeout` from its creation, or from
+its last change of state if later: a queued job's timeout has not begun), so a vendor
+outage never silently drops a job. Only a `NotFound` ends following early.
+
+`on_change`, if given, is called with a job's record each time what is known of it
+changes (a new state, a failed poll, the end of following): the client's store hears of
+everything the engine sees through it, and the engine knows nothing of storage.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ import attrs
 
 from ._adapter import Operation, StagedAdapter
 from ._durations import DurationModel
-from ._errors import CourseGenError, NotFound
+from ._errors import CourseGenError, JobTimeout, NotFound
+from ._job import JobToken
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -54,6 +64,9 @@ _JITTER = 0.1
 # The longest gap a learnt plan may leave between two polls, in vendor seconds, unless
 # the provider sets `max_interval`: it bounds how late a finished job is noticed.
 _LONGEST_PLAN = 30.0
+# The longest wait between two tries of a job whose polls keep failing, in vendor
+# seconds (the provider's cadence, if longer): a long outage costs a poll a minute.
+_RETRY_CAP = 60.0
 
 
 def stamp(snapshot: Snapshot) -> Snapshot:
@@ -113,10 +126,14 @@ class Tracked:
         "__weakref__",
         "cadence",
         "changed",
+        "deadline",
         "error",
+        "failures",
+        "following",
         "heap_seq",
         "interest",
         "job_id",
+        "last_error",
         "last_polled",
         "listeners",
         "next_at",
@@ -129,14 +146,29 @@ class Tracked:
     )
 
     def __init__(
-        self, runtime: ProviderRuntime, snapshot: Snapshot, now: float, *, submitted: bool
+        self,
+        runtime: ProviderRuntime,
+        snapshot: Snapshot,
+        now: float,
+        *,
+        submitted: bool,
+        elapsed: float = 0.0,
     ) -> None:
         self.runtime = runtime
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
         self.snapshot = snapshot
+        # The error a waiter is told (cleared when a new waiter asks again).
         self.error: CourseGenError | None = None
+        # Why the last poll failed, until one succeeds; and how many failed in a row.
+        self.last_error: CourseGenError | None = None
+        self.failures = 0
+        # Followed until a terminal answer or this loop time (`job_timeout` from its
+        # creation, pushed back by each change of state; `elapsed` vendor seconds of its
+        # life went by before we saw it).
+        self.following = not snapshot.status.is_terminal
+        self.deadline = now + runtime.to_loop(max(runtime.policy.job_timeout - elapsed, 0.0))
         self.changed = anyio.Event()
         self.interest = 0
         self.state = _State.IDLE
@@ -175,9 +207,15 @@ class Engine:
     """Schedules the polls of every job of one client. Run it in the client's task group."""
 
     def __init__(
-        self, *, rng: random.Random, max_in_flight: int = 64, keep_results: bool = True
+        self,
+        *,
+        rng: random.Random,
+        max_in_flight: int = 64,
+        keep_results: bool = True,
+        on_change: Callable[[Tracked], None] | None = None,
     ) -> None:
         self._rng = rng
+        self._on_change = on_change
         self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
@@ -196,17 +234,26 @@ class Engine:
         self.polls_sent = 0
 
     def track(
-        self, runtime: ProviderRuntime, snapshot: Snapshot, *, submitted: bool = False
+        self,
+        runtime: ProviderRuntime,
+        snapshot: Snapshot,
+        *,
+        submitted: bool = False,
+        elapsed: float = 0.0,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
-        `submitted` says this client created the job just now, so its age is known.
+        `submitted` says this client created the job just now, so its age is known;
+        `elapsed` is how many vendor seconds old the job was when we saw it (a job
+        recovered from a store), which brings its deadline closer.
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
         if tracked is None:
             now = anyio.current_time()
-            tracked = self._tracked[key] = Tracked(runtime, snapshot, now, submitted=submitted)
+            tracked = self._tracked[key] = Tracked(
+                runtime, snapshot, now, submitted=submitted, elapsed=elapsed
+            )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
             if self._keep_results:
                 self._keep_until_settled(tracked)
@@ -217,8 +264,8 @@ class Engine:
         (a fleet submitted before anyone waits) and its result fetched before a vendor
         that discards results (`result_ttl`) does so.
 
-        The engine's own interest ends when the job does (or its polling fails for good),
-        and the record then lives only as long as someone holds its `Job`.
+        The engine's own interest ends when the job does (or following it ends at its
+        deadline), and the record then lives only as long as someone holds its `Job`.
         """
         if tracked.snapshot.status.is_terminal:
             return
@@ -226,6 +273,8 @@ class Engine:
         scope.__enter__()
 
         def release(settled: Tracked) -> None:
+            if settled.following:
+                return  # a poll failed: waiters were told, but following goes on
             settled.listeners.remove(release)
             scope.__exit__(None, None, None)
 
@@ -350,13 +399,13 @@ class Engine:
         except NotFound as exc:
             tracked.state = _State.IDLE
             if runtime.policy.result_ttl is None:
-                self._fail(tracked, exc)
+                self._fail(tracked, exc, retry=False)
             else:
                 self.observe(tracked, stamp(self._discarded(tracked, exc)))
             return
         except CourseGenError as exc:
             tracked.state = _State.IDLE
-            self._fail(tracked, exc)
+            self._fail(tracked, exc, retry=True)
             return
         tracked.state = _State.IDLE
         self.observe(tracked, stamp(snapshot))
@@ -395,22 +444,68 @@ class Engine:
             raw=exc.raw,
         )
 
-    @staticmethod
-    def _fail(tracked: Tracked, exc: CourseGenError) -> None:
-        tracked.error = exc
+    def _fail(self, tracked: Tracked, exc: CourseGenError, *, retry: bool) -> None:
+        """A poll failed for good: tell the waiters, and ask again later if there is time."""
+        tracked.error = tracked.last_error = exc
+        tracked.failures += 1
+        now = anyio.current_time()
+        if retry:
+            policy = tracked.runtime.policy
+            cap = max(_RETRY_CAP, policy.interval)
+            pause = min(cap, policy.interval * 2 ** (tracked.failures - 1))
+            at = now + tracked.runtime.to_loop(pause) * (1.0 + self._rng.random() * _JITTER)
+            retry = at <= tracked.deadline
+        if retry:
+            tracked.next_at = at
+            if tracked.interest > 0:
+                self.schedule(tracked, at)
+        else:
+            tracked.following = False
         tracked._announce()  # noqa: SLF001 - the engine owns its records
+        self._changed(tracked)
+
+    def _changed(self, tracked: Tracked) -> None:
+        if self._on_change is not None:
+            self._on_change(tracked)
+
+    def _stop_at_deadline(self, tracked: Tracked) -> None:
+        """The job outlived its own deadline without ending: following it ends here."""
+        runtime = tracked.runtime
+        tracked.following = False
+        tracked.error = JobTimeout(
+            f"{runtime.name} job {tracked.job_id} did not end within its "
+            f"{runtime.policy.job_timeout:g} s deadline (last seen "
+            f"{tracked.snapshot.status.value}); it is no longer followed: resume it with "
+            "its token to ask again",
+            snapshot=tracked.snapshot,
+            token=JobToken(runtime.name, tracked.job_id, runtime.host).encode(),
+        )
 
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
+        recovered = tracked.last_error is not None
         tracked.snapshot = snapshot
-        tracked.error = None
+        tracked.error = tracked.last_error = None
+        tracked.failures = 0
         tracked.last_polled = now
         tracked.next_at = now + self._interval(tracked, snapshot, changed=changed)
-        if changed or snapshot.status.is_terminal:
+        if changed and not snapshot.status.is_terminal:
+            # A job that moves is alive: a vendor's timeout runs from when its work began
+            # (a queued EduMate job has not started its 600 s), so the deadline follows.
+            tracked.deadline = max(
+                tracked.deadline, now + tracked.runtime.to_loop(tracked.runtime.policy.job_timeout)
+            )
+        if snapshot.status.is_terminal:
+            tracked.following = False
+        elif tracked.following and now >= tracked.deadline:
+            self._stop_at_deadline(tracked)
+            changed = True
+        if changed or recovered or snapshot.status.is_terminal:
             tracked._announce()  # noqa: SLF001 - the engine owns its records
+            self._changed(tracked)
         if not snapshot.status.is_terminal and tracked.interest > 0:
             self.schedule(tracked, tracked.next_at)
 

@@ -17,6 +17,8 @@ CourseGenError
 │   └── SubmitOutcomeUnknown  a create was cut off after sending: a job may exist
 ├── MalformedResponse         the vendor sent what we cannot read (raw attached)
 ├── WebhookVerificationError  a webhook whose signature is missing or wrong
+├── StoreError                the job store cannot be opened, migrated or written
+├── SerializationError        text that is not JSON of the type asked for (also ValueError)
 └── JobError                  a job ended without a result (snapshot and token attached)
     ├── JobFailed
     ├── JobExpired
@@ -52,6 +54,8 @@ __all__ = [
     "ProviderUnavailable",
     "QuotaExceeded",
     "RateLimited",
+    "SerializationError",
+    "StoreError",
     "SubmitOutcomeUnknown",
     "TransportError",
     "UnsupportedFeature",
@@ -201,6 +205,15 @@ class MalformedResponse(CourseGenError):
         self.raw = raw
         self.status_code = status_code
         super().__init__(f"{provider}: {message}")
+
+
+class StoreError(CourseGenError):
+    """The job store cannot be opened, migrated, read or written. Its URL is never shown
+    with a password in it."""
+
+
+class SerializationError(CourseGenError, ValueError):
+    """The text is not JSON of the type asked for; the message says where it differs."""
 
 
 class WebhookVerificationError(CourseGenError):

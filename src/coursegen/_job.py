@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import anyio
 import attrs
 
-from ._errors import ConfigurationError, JobExpired, JobFailed, JobTimeout
+from ._errors import ConfigurationError, CourseGenError, JobExpired, JobFailed, JobTimeout
 from ._models import JobStatus, Result, Snapshot
 
 if TYPE_CHECKING:
@@ -133,6 +133,18 @@ class Job:
             port=runtime.port,
             sandbox=runtime.sandbox,
         ).encode()
+
+    @property
+    def following(self) -> bool:
+        """True while the client follows the job to its end (without anyone waiting):
+        False once it ended, or outlived its deadline (`PollPolicy.job_timeout`)."""
+        return self._tracked.following
+
+    @property
+    def last_error(self) -> CourseGenError | None:
+        """Why the last poll failed, while polls fail (an outage); None once one succeeds.
+        Following goes on meanwhile, with backoff."""
+        return self._tracked.last_error
 
     async def refresh(self) -> Snapshot:
         """Ask the vendor now (as soon as its per-job floor allows) and return the answer."""

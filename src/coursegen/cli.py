@@ -1,5 +1,9 @@
-"""The `coursegen` command: generate a course or an assessment, follow a job, list providers,
-serve a sandbox.
+"""The `coursegen` command: generate a course or an assessment, follow a job, list jobs and
+providers, serve a sandbox.
+
+Every job is recorded in a job store: `--store URL`, else `COURSEGEN_STORE`, else a SQLite
+file in the user's data folder (`coursegen.store.default_store_url`). `jobs` lists it;
+`status` and `wait` take a job's id from it as well as a token.
 
 With no provider configured, `generate` runs on the built-in LearningStudioAI sandbox and
 says so in one line: the first run needs no key and no network. Exit codes are stable and
@@ -15,14 +19,13 @@ import json
 import os
 import sys
 import warnings
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import anyio
 import attrs
-import cattrs
 
 from . import _batch
 from ._config import connect
@@ -35,6 +38,7 @@ from ._errors import (
 )
 from ._features import UnsupportedFeatureWarning
 from ._job import JobToken
+from ._json import converter
 from ._models import (
     Assessment,
     AssessmentRequest,
@@ -46,6 +50,7 @@ from ._models import (
     Snapshot,
 )
 from ._registry import default_registry, install_command
+from .store import JobRecord, default_store_url, open_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -75,13 +80,9 @@ exit codes (stable):
   {EXIT_BROKEN_PIPE}  the output was closed early (e.g. piped into head)
 """
 
-_json = cattrs.Converter()
-_json.register_unstructure_hook(datetime, lambda value: value.isoformat())
-_json.register_unstructure_hook(Decimal, str)
-
 
 def _to_json(value: Any) -> Any:
-    return _json.unstructure(value)
+    return converter.unstructure(value)
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -155,14 +156,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_wait_options(assess)
 
     status = commands.add_parser("status", help="show a job's current state")
-    status.add_argument("token", help="the job token printed by generate")
+    status.add_argument("token", help="the job token printed by generate, or the job's id")
     _add_provider_options(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
     wait = commands.add_parser("wait", help="wait for a job to end and print its result")
-    wait.add_argument("token", help="the job token printed by generate")
+    wait.add_argument("token", help="the job token printed by generate, or the job's id")
     _add_provider_options(wait)
     _add_wait_options(wait)
+
+    _add_store_commands(commands, generate, assess, status, wait)
 
     providers = commands.add_parser("providers", help="list installed providers and plugin errors")
     providers.add_argument("--json", action="store_true", help="machine-readable output")
@@ -173,7 +176,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _batch.add_parser(commands, _add_provider_options)
+    _add_dashboard_parser(commands)
+    _add_sandbox_commands(commands)
+    return parser
 
+
+def _add_sandbox_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`sandbox serve VENDOR`: a simulator on loopback."""
     sandbox = commands.add_parser("sandbox", help="run a vendor simulator")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve a simulator on loopback")
@@ -187,7 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--speed", type=_positive, default=1.0, help="vendor seconds per real second (default 1)"
     )
-    return parser
+    serve.add_argument(
+        "--latency", type=float, default=0.0, help="vendor seconds added before each answer"
+    )
 
 
 def _read(text: str, kind: Callable[[str], _T], what: str) -> _T:
@@ -220,6 +231,22 @@ def _add_strict_option(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="drop the options this provider cannot honour, with a warning, instead of failing",
     )
+
+
+def _add_store_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *recording: argparse.ArgumentParser,
+) -> None:
+    """`jobs`, and `--store` on every command that records or reads jobs."""
+    jobs = commands.add_parser("jobs", help="list the jobs in the job store")
+    jobs.add_argument("--status", choices=[status.value for status in JobStatus])
+    jobs.add_argument("--provider", help="only this provider's jobs (a name)")
+    jobs.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in (*recording, jobs):
+        command.add_argument(
+            "--store", help="job store URL (default: COURSEGEN_STORE, else the data folder)"
+        )
 
 
 def _add_provider_options(parser: argparse.ArgumentParser) -> None:
@@ -262,7 +289,13 @@ def _version() -> str:
 # -- connecting -----------------------------------------------------------------------------
 
 
-def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = None) -> Client:
+def _client_for(
+    args: argparse.Namespace,
+    err: TextIO,
+    token: JobToken | None = None,
+    *,
+    recover: bool = False,
+) -> Client:
     settings: dict[str, Any] = {}
     if getattr(args, "strict", True) is False:
         settings["strict"] = False
@@ -290,7 +323,13 @@ def _client_for(args: argparse.Namespace, err: TextIO, token: JobToken | None = 
         settings["speed"] = args.speed or DEFAULT_SANDBOX_SPEED
     if args.speed and "speed" not in settings:
         settings["speed"] = args.speed
-    return connect(target, **settings)
+    # A one-off command records its job, and leaves other processes' jobs to them; a
+    # batch (`recover=True`) owns its fleet and takes up what a killed run left.
+    return connect(target, store=_store_url(args), recover=recover, **settings)
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    return args.store or os.environ.get("COURSEGEN_STORE") or default_store_url()
 
 
 def _token_target(token: JobToken, settings: dict[str, Any]) -> str:
@@ -547,19 +586,80 @@ async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) 
     return EXIT_OK
 
 
+async def _token(args: argparse.Namespace) -> str:
+    """The token the argument is, or the token of the stored job whose id it is."""
+    if args.token.startswith("cg1."):
+        return str(args.token)
+    async with open_store(_store_url(args)) as store:
+        found = await store.lookup(args.token)
+    if not found:
+        raise ConfigurationError(
+            f"no job {args.token!r} in the job store, and it is not a job token (cg1....)"
+        )
+    record = found[0]
+    if record.token is None:
+        raise ConfigurationError(
+            f"job {args.token!r} has no vendor id: its create is {record.state.value}"
+            + (f" ({record.last_error})" if record.last_error else "")
+        )
+    return record.token
+
+
 async def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    token = JobToken.decode(args.token)
-    async with _client_for(args, err, token) as client:
-        job = await client.resume(args.token)
+    text = await _token(args)
+    async with _client_for(args, err, JobToken.decode(text)) as client:
+        job = await client.resume(text)
         _print_snapshot(job.snapshot, job.token, out, as_json=args.json)
     return EXIT_OK
 
 
 async def _wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    token = JobToken.decode(args.token)
-    async with _client_for(args, err, token) as client:
-        job = await client.resume(args.token)
+    text = await _token(args)
+    async with _client_for(args, err, JobToken.decode(text)) as client:
+        job = await client.resume(text)
         return await _follow(job, args, out, err)
+
+
+def _age(record: JobRecord) -> str:
+    seconds = max((datetime.now(UTC) - record.created_at).total_seconds(), 0.0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+async def _jobs(args: argparse.Namespace, out: TextIO) -> int:
+    async with open_store(_store_url(args)) as store:
+        records = await store.jobs(provider=args.provider, status=args.status, limit=args.limit)
+    if args.json:
+        data = [
+            {
+                "id": record.id,
+                "job_id": record.job_id,
+                "provider": record.provider,
+                "state": record.state.value,
+                "status": record.status.value if record.status else None,
+                "title": record.title,
+                "created_at": record.created_at.isoformat(),
+                "following": record.following,
+                "last_error": record.last_error,
+                "token": record.token,
+            }
+            for record in records
+        ]
+        out.write(json.dumps(data, indent=2) + "\n")
+        return EXIT_OK
+    if not records:
+        out.write("No jobs in the store.\n")
+        return EXIT_OK
+    out.write(f"{'ID':32}  {'STATUS':10} {'PROVIDER':15} {'AGE':>4}  TITLE\n")
+    for record in records:
+        status = record.status.value if record.status else record.state.value
+        out.write(
+            f"{record.job_id or record.id:32.32}  {status:10} {record.provider:15} "
+            f"{_age(record):>4}  {record.title or ''}\n"
+        )
+    return EXIT_OK
 
 
 def _providers(args: argparse.Namespace, out: TextIO) -> int:
@@ -631,6 +731,7 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
             'serving a sandbox needs uvicorn: pip install "coursegen[serve]"'
         ) from None
     simulator = info.sandbox(speed=args.speed)
+    simulator.faults.latency = args.latency
     async with simulator, serve(simulator, host=args.host, port=args.port) as url:
         out.write(f"{args.vendor} sandbox on {url} (speed {args.speed:g}x); key: ")
         out.write(f"{simulator.demo_key}\n")
@@ -640,6 +741,21 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
         await anyio.sleep_forever()
     return EXIT_OK
+
+
+def _add_dashboard_parser(commands: Any) -> None:
+    from .dashboard._command import add_parser  # noqa: PLC0415 - Starlette only when used
+
+    add_parser(commands, _add_provider_options)
+
+
+def _dashboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .dashboard._command import run_command  # noqa: PLC0415 - Starlette only when used
+
+    try:
+        return anyio.run(run_command, args, out, err, _client_for, _store_url)
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 # -- entry point ----------------------------------------------------------------------------
@@ -657,9 +773,11 @@ def main(
         "assess": lambda: anyio.run(_generate, args, out, err),
         "status": lambda: anyio.run(_status, args, out, err),
         "wait": lambda: anyio.run(_wait, args, out, err),
+        "jobs": lambda: anyio.run(_jobs, args, out),
         "providers": lambda: _providers(args, out),
         "sandbox": lambda: anyio.run(_serve, args, out),
-        "batch": lambda: _batch.main(args, out, err, _client_for),
+        "batch": lambda: _batch.main(args, out, err, partial(_client_for, recover=True)),
+        "dashboard": lambda: _dashboard(args, out, err),
     }
     try:
         try:

@@ -12,17 +12,19 @@ except an operator's retry of a failed job.
 
 from __future__ import annotations
 
+from coursegen._batch import FleetSample
+
 from ._app import create_app
 from ._plot import BudgetSeries, budget_series, svg_plot
 from ._source import (
     DashboardSource,
     ErrorInfo,
-    FleetSample,
     JobDetail,
     JobQuery,
     JobSummary,
     TimelineEntry,
 )
+from ._store import StoreSource
 
 __all__ = [
     "BudgetSeries",
@@ -32,6 +34,7 @@ __all__ = [
     "JobDetail",
     "JobQuery",
     "JobSummary",
+    "StoreSource",
     "TimelineEntry",
     "budget_series",
     "create_app",

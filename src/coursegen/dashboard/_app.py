@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from coursegen._batch import duration_text
 from coursegen._errors import ConfigurationError, CourseGenError
 from coursegen._models import Assessment, Course, JobStatus
 
@@ -53,7 +54,7 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["ago"] = _ago
-    env.filters["duration"] = _duration
+    env.filters["duration"] = duration_text
     env.filters["percent"] = lambda value: "--" if value is None else f"{value:.0%}"
     return env
 
@@ -61,20 +62,7 @@ def _environment() -> Any:
 def _ago(moment: datetime | None) -> str:
     if moment is None:
         return "--"
-    return _duration((datetime.now(UTC) - moment).total_seconds()) + " ago"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--"
-    seconds = max(round(seconds), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    return duration_text((datetime.now(UTC) - moment).total_seconds()) + " ago"
 
 
 def _latest_by_batch(samples: Sequence[FleetSample]) -> list[dict[str, Any]]:

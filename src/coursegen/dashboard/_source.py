@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from coursegen._batch import FleetSample
 from coursegen._models import Result
-from coursegen._ratelimit import BudgetUse
 
 __all__ = [
     "DashboardSource",
@@ -85,29 +85,6 @@ class JobQuery:
     provider: str | None = None
     batch: str | None = None
     limit: int = 500
-
-
-@attrs.frozen
-class FleetSample:
-    """A batch's figures at one moment, written by the process running it.
-
-    `eta` is in seconds (None: not known yet; `eta_is_floor`: only the creates left
-    are counted). `budgets` is each rate budget of its client as it stood then.
-    """
-
-    at: datetime
-    batch: str
-    total: int
-    queued: int
-    running: int
-    succeeded: int
-    failed: int
-    unfinished: int
-    requests: int
-    rate_limited: int
-    eta: float | None
-    eta_is_floor: bool = False
-    budgets: Sequence[BudgetUse] = ()
 
 
 class DashboardSource(Protocol):

@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 
     from ._script import JobScript
 
-__all__ = ["Sandbox"]
+__all__ = ["LOG_PATH", "Sandbox"]
+
+LOG_PATH: Final = "/_sandbox/log"
+"""The simulator's own read-only route: its request log and webhooks (`Sandbox.log`)."""
 
 _PROXY_PAGE: Final = (
     b"<!DOCTYPE html>\n<html><head><title>Just a moment...</title></head>\n"
@@ -57,6 +60,10 @@ class Sandbox(abc.ABC):
 
     Used three ways: through `transport()` for in-process httpx clients; with
     `async with sandbox:` to deliver webhooks on time; and on loopback with `serve()`.
+
+    `GET /_sandbox/log` (answered by the simulator itself, never recorded, faults never
+    injected) returns the request log and the webhooks as JSON, so that a test in
+    another process can compare what a client did with what the vendor saw.
     """
 
     name: ClassVar[str]
@@ -200,6 +207,32 @@ class Sandbox(abc.ABC):
                 self._outbox.promote_due(now)
         return self._outbox.records
 
+    def log(self) -> dict[str, Any]:
+        """The request log and the webhooks as plain JSON data (no credentials in it)."""
+        return {
+            "requests": [
+                {
+                    "method": record.method,
+                    "path": record.path,
+                    "status": record.status,
+                    "fault": record.fault,
+                    "vendor_time": record.vendor_time,
+                    "body": record.body.decode("utf-8", errors="replace"),
+                }
+                for record in self.requests
+            ],
+            "webhooks": [
+                {
+                    "url": hook.url,
+                    "event": hook.event,
+                    "body": hook.content.decode("utf-8", errors="replace"),
+                    "headers": dict(hook.headers),
+                    "delivered": hook.delivered,
+                }
+                for hook in self.webhooks
+            ],
+        }
+
     @property
     def running(self) -> bool:
         """True inside `async with sandbox`, while webhooks are being delivered."""
@@ -250,6 +283,11 @@ class Sandbox(abc.ABC):
         """Around every request: record it, inject the faults drawn for it, add latency."""
         if scope["type"] != "http":
             await inner(scope, receive, send)
+            return
+        if scope["path"] == LOG_PATH and scope["method"] == "GET":
+            await Response(json.dumps(self.log()), media_type="application/json")(
+                scope, receive, send
+            )
             return
         arrived = self.vendor_now()
         if not self._outbox.running:

@@ -1,0 +1,164 @@
+"""The store's tables, their forward-only migrations, and every SQL statement it runs.
+
+One set of statements serves both drivers. They are written with `?` placeholders (the
+SQLite style); the PostgreSQL driver rewrites them to `%s` in one place
+(`_postgres.placeholders`). Only standard SQL both databases share is used: TEXT and
+INTEGER columns, `INSERT ... ON CONFLICT DO NOTHING`, partial-free indexes.
+
+A migration is a version number and the statements that bring the previous version to
+it. They run in order, each in its own transaction, when a store is opened; a store
+written by a newer coursegen (a version this code does not know) is refused rather than
+guessed at. Never edit a released migration: add the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["LATEST", "MIGRATIONS", "SQL"]
+
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            # One row per job a client was asked to create, from before the create is sent.
+            # `id` is the store's own name for the job (stable when a staged job's vendor
+            # id changes); `state` is how far the create got (see `SubmitState`).
+            """CREATE TABLE coursegen_jobs (
+                id TEXT PRIMARY KEY,
+                provider TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                scope TEXT NOT NULL,
+                state TEXT NOT NULL,
+                request TEXT,
+                idempotency_key TEXT,
+                job_id TEXT,
+                status TEXT,
+                title TEXT,
+                snapshot TEXT,
+                last_error TEXT,
+                following INTEGER NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            # A vendor job is recorded once per endpoint: a second row would be a duplicate.
+            """CREATE UNIQUE INDEX coursegen_jobs_vendor_id
+                ON coursegen_jobs (provider, endpoint, job_id)""",
+            """CREATE INDEX coursegen_jobs_scope
+                ON coursegen_jobs (provider, endpoint, scope, state)""",
+            "CREATE INDEX coursegen_jobs_status ON coursegen_jobs (status, created_at)",
+            # Webhook deliveries already taken in: a vendor's retry is recorded once.
+            """CREATE TABLE coursegen_events (
+                provider TEXT NOT NULL,
+                event_key TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (provider, event_key)
+            )""",
+        ),
+    ),
+    (
+        2,
+        (
+            # Each change of a job, as written: the timeline the dashboard shows. Only
+            # the state (status, vendor status, progress, error), never the result again.
+            """CREATE TABLE coursegen_history (
+                record_id TEXT NOT NULL,
+                observed_at TEXT NOT NULL,
+                entry TEXT NOT NULL
+            )""",
+            "CREATE INDEX coursegen_history_record ON coursegen_history (record_id, observed_at)",
+            # A batch's fleet figures at moments of its run (`coursegen batch`): its ETA,
+            # and each rate budget's use and 429s over time.
+            """CREATE TABLE coursegen_fleet_samples (
+                batch TEXT NOT NULL,
+                taken_at TEXT NOT NULL,
+                sample TEXT NOT NULL
+            )""",
+            """CREATE INDEX coursegen_fleet_samples_batch
+                ON coursegen_fleet_samples (batch, taken_at)""",
+        ),
+    ),
+)
+
+LATEST: Final = MIGRATIONS[-1][0]
+
+_COLUMNS = (
+    "id, provider, endpoint, scope, state, request, idempotency_key, job_id, status, "
+    "title, snapshot, last_error, following, created_at, updated_at"
+)
+
+
+class SQL:
+    """Every statement the store runs (placeholders in `?` style)."""
+
+    CREATE_VERSIONS: Final = (
+        "CREATE TABLE IF NOT EXISTS coursegen_schema "
+        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    CURRENT_VERSION: Final = "SELECT MAX(version) FROM coursegen_schema"
+    RECORD_VERSION: Final = "INSERT INTO coursegen_schema (version, applied_at) VALUES (?, ?)"
+
+    INSERT_JOB: Final = (
+        f"INSERT INTO coursegen_jobs ({_COLUMNS}) "  # noqa: S608 - constant column names
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    SET_STATE: Final = "UPDATE coursegen_jobs SET state = ?, updated_at = ? WHERE id = ?"
+    # Only from the state the sender saw: of two clients racing for one intent, one sends.
+    CLAIM: Final = "UPDATE coursegen_jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?"
+    SET_SUBMITTED: Final = (
+        "UPDATE coursegen_jobs SET state = ?, job_id = ?, status = COALESCE(status, ?), "
+        "title = COALESCE(title, ?), snapshot = COALESCE(snapshot, ?), last_error = NULL, "
+        "following = ?, updated_at = ? WHERE id = ?"
+    )
+    SET_OUTCOME: Final = (
+        "UPDATE coursegen_jobs SET state = ?, last_error = ?, following = ?, updated_at = ? "
+        "WHERE id = ?"
+    )
+    SET_SNAPSHOT: Final = (
+        "UPDATE coursegen_jobs SET job_id = ?, status = ?, title = ?, snapshot = ?, "
+        "last_error = ?, following = ?, updated_at = ? WHERE id = ?"
+    )
+    SELECT_JOBS: Final = f"SELECT {_COLUMNS} FROM coursegen_jobs"  # noqa: S608 - constant
+    BY_ID: Final = f"{SELECT_JOBS} WHERE id = ?"
+    BY_VENDOR_ID: Final = f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND job_id = ?"
+    BY_ANY_ID: Final = f"{SELECT_JOBS} WHERE id = ? OR job_id = ? ORDER BY created_at"
+    UNFINISHED: Final = (
+        f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND scope = ? "
+        "AND (state IN ('pending', 'sending', 'unknown') "
+        "OR (state = 'submitted' AND following = 1)) "
+        "ORDER BY created_at, id"
+    )
+    INSERT_HISTORY: Final = (
+        "INSERT INTO coursegen_history (record_id, observed_at, entry) VALUES (?, ?, ?)"
+    )
+    HISTORY_OF: Final = (
+        "SELECT observed_at, entry FROM coursegen_history WHERE record_id = ? ORDER BY observed_at"
+    )
+    INSERT_SAMPLE: Final = (
+        "INSERT INTO coursegen_fleet_samples (batch, taken_at, sample) VALUES (?, ?, ?)"
+    )
+    SAMPLES: Final = "SELECT sample FROM coursegen_fleet_samples ORDER BY taken_at"
+    INSERT_EVENT: Final = (
+        "INSERT INTO coursegen_events (provider, event_key, received_at) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING"
+    )
+
+    @staticmethod
+    def select(
+        *, provider: str | None, status: str | None, state: str | None, limit: int | None
+    ) -> tuple[str, tuple[object, ...]]:
+        """The listing query with the filters given (each a bound parameter)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for column, value in (("provider", provider), ("status", status), ("state", state)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        sql = SQL.SELECT_JOBS
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return sql, tuple(params)
