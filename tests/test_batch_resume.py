@@ -12,13 +12,13 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 import coursegen
 from coursegen.batch import FleetDisplay, read_batch, run_batch
 from coursegen.sandbox import Sandbox
 from coursegen_learningstudio.sandbox import DEMO_KEY, Account, LearningStudioSandbox
+from served import serve_learningstudio, vendor_log
 
 CREATE_PATH = "/api/v1/courses"
 
@@ -151,21 +151,7 @@ async def test_the_batch_reports_its_fleet_to_the_store(tmp_path: Path) -> None:
 
 # -- across processes: a served sandbox, a batch killed and run again ---------------------------
 
-SERVE = (sys.executable, "-m", "coursegen", "sandbox", "serve", "learningstudio")
 SPEED = 40.0  # vendor seconds per real second: the 200 creates take 10 s
-
-
-def _serve() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(  # noqa: S603 - our own command, run by this Python
-        [*SERVE, "--port", "0", "--speed", str(SPEED)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    assert "sandbox on http://127.0.0.1:" in first, first
-    target = process.stdout.readline().split("Connect with: ", 1)[1].strip()
-    return process, target
 
 
 def _batch(path: Path, target: str, store: str, out: Path) -> list[str]:
@@ -174,10 +160,9 @@ def _batch(path: Path, target: str, store: str, out: Path) -> list[str]:
 
 
 def _made(target: str) -> Counter[str]:
-    log = httpx.get("http://" + target.rsplit("@", 1)[1] + "/_sandbox/log", timeout=10).json()
     return Counter(
         json.loads(request["body"])["subject"]
-        for request in log["requests"]
+        for request in vendor_log(target)["requests"]
         if request["method"] == "POST"
         and request["path"] == CREATE_PATH
         and request["status"] in (200, 201, 202)
@@ -189,7 +174,7 @@ def _interrupt_and_rerun(
 ) -> tuple[int, int, dict, Counter[str], list[dict]]:
     path = catalogue(tmp_path, 200)
     store, out = store_url(tmp_path), tmp_path / "results.jsonl"
-    server, target = _serve()
+    server, target = serve_learningstudio(SPEED)
     try:
         first = subprocess.Popen(  # noqa: S603 - our own command
             _batch(path, target, store, out), stdout=subprocess.PIPE, text=True

@@ -18,11 +18,11 @@ from collections import Counter
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 import coursegen
 from coursegen import JobStatus, SubmitState
+from served import serve_learningstudio, vendor_log
 
 FLEET = 200
 KILL_AFTER = 45  # creates answered before the kill: mid-way through the second burst of 30
@@ -35,24 +35,11 @@ CREATE_PATH = "/api/v1/courses"
 
 
 def _serve() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(  # noqa: S603 - our own module, run by our own interpreter
-        [
-            *(sys.executable, "-m", "coursegen", "sandbox", "serve", "learningstudio"),
-            *("--port", "0", "--speed", str(SPEED), "--latency", str(LATENCY)),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()
-    assert "sandbox on http://127.0.0.1:" in first, first
-    target = process.stdout.readline().split("Connect with: ", 1)[1].strip()
-    return process, target
+    return serve_learningstudio(SPEED, LATENCY)
 
 
 def _vendor_log(target: str) -> dict:
-    base = "http://" + target.rsplit("@", 1)[1]
-    return httpx.get(base + "/_sandbox/log", timeout=10).json()
+    return vendor_log(target)
 
 
 def _stored(store: str) -> list[coursegen.JobRecord]:

@@ -48,7 +48,6 @@ from ._errors import (
     JobError,
     JobExpired,
     JobFailed,
-    JobTimeout,
     PermissionDenied,
     QuotaExceeded,
     StoreError,
@@ -753,10 +752,7 @@ class Runner:
         timeout = self.timeout if self.timeout is not None else _PROVIDER_DEFAULT
         try:
             snapshot = await (job.wait() if timeout is _PROVIDER_DEFAULT else job.wait(timeout))
-        except JobTimeout as exc:
-            self._settle(run, RowState.UNFINISHED, exc)
-            return
-        except CourseGenError as exc:
+        except CourseGenError as exc:  # JobTimeout, or following failed for good
             self._settle(run, RowState.UNFINISHED, exc)
             return
         if snapshot.status is JobStatus.SUCCEEDED:
