@@ -182,6 +182,26 @@ def connect(
     )
 
 
+SANDBOX_SEED_VARIABLE = "COURSEGEN_SANDBOX_SEED"
+
+
+def _unseeded() -> int:
+    """The seed of a simulator that `connect()` was given none for: random per run.
+
+    A test suite sets `COURSEGEN_SANDBOX_SEED` to replay the same vendor in every run
+    (our own conftest does), so no test's outcome depends on the luck of the draw.
+    """
+    fixed = os.environ.get(SANDBOX_SEED_VARIABLE, "").strip()
+    if not fixed:
+        return secrets.randbits(32)
+    try:
+        return int(fixed)
+    except ValueError:
+        raise ConfigurationError(
+            f"{SANDBOX_SEED_VARIABLE} must be an integer, not {fixed!r}"
+        ) from None
+
+
 def _simulator(
     info: ProviderInfo, merged: Mapping[str, Any], seed: int | None
 ) -> tuple[Sandbox | None, bool]:
@@ -199,7 +219,7 @@ def _simulator(
         if info.sandbox is None:
             raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
         if seed is None:
-            seed = secrets.randbits(32)
+            seed = _unseeded()
         return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"), seed=seed), True
     # A simulator object shares one simulated vendor between clients (importing the
     # sandbox module, and Starlette, is left to the code that made it).
