@@ -55,6 +55,7 @@ def connect(
     retry: RetryPolicy | None = None,
     keep_results: bool = True,
     seed: int | None = None,
+    expect_webhooks: bool = False,
     environ: Mapping[str, str] | None = None,
     **settings: Any,
 ) -> Client:
@@ -71,7 +72,9 @@ def connect(
     `retry` sets how one request is retried. By default the engine follows every job of
     the client to its end, so that completions are noticed on time and results fetched
     before a vendor discards them; `keep_results=False` polls a job only while someone
-    waits on it.
+    waits on it. `expect_webhooks=True` says the vendor calls back at the end of every job
+    (an endpoint set for the whole workspace, wired to `coursegen.webhooks`): jobs are then
+    polled only as a fallback for a lost webhook, as a request's own `callback_url` does.
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -135,6 +138,7 @@ def connect(
         retry=retry,
         keep_results=keep_results,
         seed=seed,
+        expect_webhooks=expect_webhooks,
     )
 
 

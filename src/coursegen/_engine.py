@@ -54,6 +54,9 @@ _JITTER = 0.1
 # The longest gap a learnt plan may leave between two polls, in vendor seconds, unless
 # the provider sets `max_interval`: it bounds how late a finished job is noticed.
 _LONGEST_PLAN = 30.0
+# Vendor seconds between the fallback polls of a job whose end a webhook will announce:
+# only a lost webhook makes one of them needed, so they are rare.
+WEBHOOK_FALLBACK = 300.0
 
 
 def stamp(snapshot: Snapshot) -> Snapshot:
@@ -97,10 +100,12 @@ class Tracked:
 
     __slots__ = (
         "__weakref__",
+        "awaits_webhook",
         "cadence",
         "changed",
         "error",
         "heap_seq",
+        "hinted_at",
         "interest",
         "job_id",
         "last_polled",
@@ -115,9 +120,19 @@ class Tracked:
     )
 
     def __init__(
-        self, runtime: ProviderRuntime, snapshot: Snapshot, now: float, *, submitted: bool
+        self,
+        runtime: ProviderRuntime,
+        snapshot: Snapshot,
+        now: float,
+        *,
+        submitted: bool,
+        awaits_webhook: bool = False,
     ) -> None:
         self.runtime = runtime
+        # A webhook will announce the end: polls are only a fallback for a lost one.
+        self.awaits_webhook = awaits_webhook
+        # Loop time of the first webhook about the job: the vendor sent it at the end.
+        self.hinted_at: float | None = None
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
@@ -161,9 +176,15 @@ class Engine:
     """Schedules the polls of every job of one client. Run it in the client's task group."""
 
     def __init__(
-        self, *, rng: random.Random, max_in_flight: int = 64, keep_results: bool = True
+        self,
+        *,
+        rng: random.Random,
+        max_in_flight: int = 64,
+        keep_results: bool = True,
+        webhook_fallback: float = WEBHOOK_FALLBACK,
     ) -> None:
         self._rng = rng
+        self._webhook_fallback = webhook_fallback
         self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
@@ -182,17 +203,25 @@ class Engine:
         self.polls_sent = 0
 
     def track(
-        self, runtime: ProviderRuntime, snapshot: Snapshot, *, submitted: bool = False
+        self,
+        runtime: ProviderRuntime,
+        snapshot: Snapshot,
+        *,
+        submitted: bool = False,
+        awaits_webhook: bool = False,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
-        `submitted` says this client created the job just now, so its age is known.
+        `submitted` says this client created the job just now, so its age is known;
+        `awaits_webhook` that the vendor will call back at its end (polls are a fallback).
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
         if tracked is None:
             now = anyio.current_time()
-            tracked = self._tracked[key] = Tracked(runtime, snapshot, now, submitted=submitted)
+            tracked = self._tracked[key] = Tracked(
+                runtime, snapshot, now, submitted=submitted, awaits_webhook=awaits_webhook
+            )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
             if self._keep_results:
                 self._keep_until_settled(tracked)
@@ -266,8 +295,8 @@ class Engine:
     def _due(self, tracked: Tracked, seq: int, now: float) -> None:
         if tracked.state is not _State.SCHEDULED or tracked.heap_seq != seq:
             return  # a stale heap entry: the job was rescheduled since
-        if tracked.interest == 0:
-            tracked.state = _State.IDLE
+        if tracked.interest == 0 or tracked.snapshot.status.is_terminal:
+            tracked.state = _State.IDLE  # nobody waits, or a webhook announced the end
             return
         budget = tracked.runtime.sender.budget(Operation.POLL)
         if budget is not None:
@@ -388,6 +417,9 @@ class Engine:
 
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
+        if tracked.snapshot.status.is_terminal and not snapshot.status.is_terminal:
+            # An end is final: a poll sent before a webhook announced it answers late.
+            return
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
@@ -400,11 +432,40 @@ class Engine:
         if not snapshot.status.is_terminal and tracked.interest > 0:
             self.schedule(tracked, tracked.next_at)
 
+    def hint(self, tracked: Tracked) -> bool:
+        """A webhook says `tracked` may have ended: ask the vendor as soon as its per-job
+        floor and the rate budget allow (the one GET that confirms an unsigned event).
+
+        False when nobody follows the job (`keep_results=False` and no waiter): the caller
+        asks the vendor itself then.
+        """
+        if tracked.hinted_at is None:
+            tracked.hinted_at = anyio.current_time()
+        if tracked.snapshot.status.is_terminal:
+            return True
+        if tracked.interest == 0:
+            return False
+        floor = tracked.runtime.to_loop(tracked.runtime.policy.min_interval)
+        tracked.next_at = min(tracked.next_at, tracked.last_polled + floor)
+        self.schedule(tracked, max(anyio.current_time(), tracked.next_at))
+        return True
+
+    def pushed(self, tracked: Tracked, snapshot: Snapshot) -> None:
+        """Record a snapshot a signed webhook carried: as good as a poll's answer."""
+        if tracked.hinted_at is None:
+            tracked.hinted_at = anyio.current_time()
+        self.observe(tracked, snapshot)
+
     @staticmethod
     def _learn(tracked: Tracked, snapshot: Snapshot, now: float) -> None:
         """Feed the provider's duration model with a job seen ending now."""
         ended = snapshot.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
         if not ended or tracked.submitted_at is None or tracked.snapshot.status.is_terminal:
+            return
+        if tracked.hinted_at is not None:
+            # The vendor called back when the job ended: its end is known, not guessed.
+            estimate = tracked.hinted_at - tracked.submitted_at
+            tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
         # It ended between the last answer that said "not yet" and this one.
         estimate = (tracked.last_polled + now) / 2 - tracked.submitted_at
@@ -432,6 +493,8 @@ class Engine:
             candidates.append(planned)
         elif snapshot.poll_after is None:
             candidates.append(tracked.cadence)
+        if tracked.awaits_webhook and tracked.hinted_at is None:
+            candidates.append(self._webhook_fallback)
         wait = max(candidates) * (1.0 + self._rng.random() * _JITTER)
         return runtime.to_loop(wait)
 
