@@ -21,9 +21,11 @@ Errors are the typed ones of the async API, never an `ExceptionGroup`.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import os
+import sys
 import threading
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
@@ -149,6 +151,48 @@ def _unwrapped(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return (typed or leaves)[0]
 
 
+def _runs_event_loop() -> bool:
+    """True in a thread that runs an event loop of its own (an async view, a test)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return True
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _blocking(function: Callable[[], _T]) -> _T:
+    """Run `function` here, or, from a thread that runs an event loop, on a short-lived
+    thread of its own: trio refuses to be called into from a thread running trio, and a
+    loop's thread is blocked until the answer either way."""
+    if not _runs_event_loop():
+        return function()
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, function()))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="coursegen-sync-call", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: _T = value
+    return result
+
+
 class SyncClient:
     """A `Client` driven from threads: each method blocks until the engine answers.
 
@@ -165,21 +209,24 @@ class SyncClient:
     ) -> None:
         self._stack = ExitStack()
         self._closed = False
-        try:
+
+        def start() -> tuple[BlockingPortal, Client]:
             portal = self._stack.enter_context(
                 start_blocking_portal(backend, backend_options, name="coursegen-sync")
             )
             # Made in its loop: everything the client holds belongs to that loop.
             client = portal.call(_made, make)
             self._stack.enter_context(portal.wrap_async_context_manager(client))
+            return portal, client
+
+        try:
+            self._portal, self._client = _blocking(start)
         except BaseExceptionGroup as group:
-            self._stack.close()
+            _blocking(self._stack.close)
             raise _unwrapped(group) from None
         except BaseException:
-            self._stack.close()
+            _blocking(self._stack.close)
             raise
-        self._portal: BlockingPortal = portal
-        self._client: Client = client
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -197,7 +244,7 @@ class SyncClient:
             return
         self._closed = True
         try:
-            self._stack.close()
+            _blocking(self._stack.close)
         except BaseExceptionGroup as group:
             raise _unwrapped(group) from None
 
@@ -217,7 +264,9 @@ class SyncClient:
         if self._closed:
             raise RuntimeError("this coursegen.sync client is closed")
         try:
-            return self._portal.call(functools.partial(function, *args, **kwargs))
+            return _blocking(
+                functools.partial(self._portal.call, functools.partial(function, *args, **kwargs))
+            )
         except BaseExceptionGroup as group:
             raise _unwrapped(group) from None
 
