@@ -13,18 +13,18 @@ from typing import Any
 
 import django
 import pytest
-from coursegen_tutorflow.sandbox import (
-    DEMO_WEBHOOK_SECRET,
-    DEMO_WORKSPACE,
-    TutorFlowSandbox,
-    Workspace,
-)
 from django.conf import settings
 from django.core.management import call_command
 from django.test import Client, override_settings
 
 import coursegen.sync
 from coursegen.testing import virtual_backend
+from coursegen_tutorflow.sandbox import (
+    DEMO_WEBHOOK_SECRET,
+    DEMO_WORKSPACE,
+    TutorFlowSandbox,
+    Workspace,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +33,9 @@ def django_project() -> None:
     if not settings.configured:
         from djangoproject import settings as project  # noqa: PLC0415 - after the fixture starts
 
-        settings.configure(**{name: getattr(project, name) for name in dir(project) if name.isupper()})
+        settings.configure(
+            **{name: getattr(project, name) for name in dir(project) if name.isupper()}
+        )
         django.setup()
 
 
@@ -100,7 +102,9 @@ def test_a_webhook_view_accepts_a_signed_end_once_and_refuses_a_forgery(backend_
     clock stands still between the test's calls (the test holds the job's handle).
     """
     backend, options = virtual_backend(backend_name)
-    workspace = Workspace(webhook_url="https://lms.example/webhooks/", webhook_secret=DEMO_WEBHOOK_SECRET)
+    workspace = Workspace(
+        webhook_url="https://lms.example/webhooks/", webhook_secret=DEMO_WEBHOOK_SECRET
+    )
     sandbox = TutorFlowSandbox(workspaces={DEMO_WORKSPACE: workspace})
     conf = {
         "target": "tutorflow",
@@ -124,7 +128,10 @@ def test_a_webhook_view_accepts_a_signed_end_once_and_refuses_a_forgery(backend_
 
             def deliver(body: bytes, **extra: str) -> Any:
                 return web.post(
-                    "/webhooks/", body, content_type="application/json", headers={**headers, **extra}
+                    "/webhooks/",
+                    body,
+                    content_type="application/json",
+                    headers={**headers, **extra},
                 )
 
             forged = deliver(hook.content.replace(b"COMPLETED", b"FAILED"))

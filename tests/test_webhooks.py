@@ -8,12 +8,17 @@ from typing import Any
 
 import httpx
 import pytest
-from coursegen_learningstudio.sandbox import LearningStudioSandbox
-from coursegen_tutorflow.sandbox import DEMO_WEBHOOK_SECRET, DEMO_WORKSPACE, TutorFlowSandbox, Workspace
 
 import coursegen
 from coursegen import CourseRequest, JobStatus, webhooks
 from coursegen.sandbox import Sandbox
+from coursegen_learningstudio.sandbox import LearningStudioSandbox
+from coursegen_tutorflow.sandbox import (
+    DEMO_WEBHOOK_SECRET,
+    DEMO_WORKSPACE,
+    TutorFlowSandbox,
+    Workspace,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -142,7 +147,10 @@ async def test_an_unsigned_event_is_confirmed_by_one_get_before_the_job_is_done(
         await until_webhook(sandbox)
         (hook,) = sandbox.webhooks
         receipt = await webhooks.receive(client, dict(hook.headers), hook.content)
-        done_at_receipt, asked_at_receipt = job.snapshot.status.is_terminal, gets_of(sandbox, job.id)
+        done_at_receipt, asked_at_receipt = (
+            job.snapshot.status.is_terminal,
+            gets_of(sandbox, job.id),
+        )
         snapshot = await job.wait()
     assert receipt.outcome is webhooks.Outcome.CONFIRMING
     assert receipt.status_code == 202
@@ -179,9 +187,13 @@ async def test_replayed_unsigned_hints_cost_one_get() -> None:
         job = await client.submit(CourseRequest(subject="Ladders", callback_url=LS_HOOK))
         await until_webhook(sandbox)
         (hook,) = sandbox.webhooks
-        first = [await webhooks.receive(client, dict(hook.headers), hook.content) for _ in range(50)]
+        first = [
+            await webhooks.receive(client, dict(hook.headers), hook.content) for _ in range(50)
+        ]
         await job.wait()
-        later = [await webhooks.receive(client, dict(hook.headers), hook.content) for _ in range(50)]
+        later = [
+            await webhooks.receive(client, dict(hook.headers), hook.content) for _ in range(50)
+        ]
     assert {r.outcome for r in first} == {webhooks.Outcome.CONFIRMING}
     assert {r.outcome for r in later} == {webhooks.Outcome.DUPLICATE}
     assert gets_of(sandbox, job.id) == 1
@@ -203,7 +215,9 @@ async def test_a_bad_delivery_is_a_typed_4xx_never_a_500(
     provider: str, body: bytes, status: int
 ) -> None:
     """Unreadable, deep, huge, unsigned or unexpected bodies get a 4xx with a reason."""
-    options: dict[str, Any] = {"webhook_secret": DEMO_WEBHOOK_SECRET} if provider == "tutorflow" else {}
+    options: dict[str, Any] = (
+        {"webhook_secret": DEMO_WEBHOOK_SECRET} if provider == "tutorflow" else {}
+    )
     async with coursegen.connect(provider, sandbox=True, **options) as client:
         answer = await post(webhooks.asgi_app(client), body)
     assert answer.status_code == status
@@ -212,7 +226,9 @@ async def test_a_bad_delivery_is_a_typed_4xx_never_a_500(
 
 async def test_a_lost_webhook_is_made_up_for_by_a_fallback_poll() -> None:
     """LearningStudioAI sends once: a receiver that was down still gets the job's end."""
-    sandbox = LearningStudioSandbox(webhook_transport=httpx.MockTransport(lambda _: httpx.Response(503)))
+    sandbox = LearningStudioSandbox(
+        webhook_transport=httpx.MockTransport(lambda _: httpx.Response(503))
+    )
     async with sandbox, ls_client(sandbox) as client:
         job = await client.submit(CourseRequest(subject="Ladders", callback_url=LS_HOOK))
         course = await job.result()
@@ -235,7 +251,7 @@ async def test_a_fleet_with_callbacks_costs_about_create_and_confirm_per_job() -
         ]
         done = [job async for job in client.as_completed(jobs)]
     per_job = len(sandbox.requests) / fleet
-    print(f"\nrequests per LearningStudioAI job, fleet of {fleet}, with webhooks: {per_job:.2f}")
+    print(f"\nrequests per LearningStudioAI job, fleet of {fleet}, with webhooks: {per_job:.2f}")  # noqa: T201 - the figure to show
     assert len(done) == fleet
     assert all(job.snapshot.status is JobStatus.SUCCEEDED for job in done)
     assert all(hook.delivered for hook in sandbox.webhooks)

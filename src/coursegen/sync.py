@@ -62,6 +62,7 @@ __all__ = ["SyncClient", "SyncJob", "close_all", "connect"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], SyncClient] = {}
@@ -259,14 +260,20 @@ class SyncClient:
     ) -> None:
         self.close()
 
-    def call(self, function: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    def call(
+        self, function: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
         """Run `await function(*args, **kwargs)` on the client's loop and return its value."""
         if self._closed:
             raise RuntimeError("this coursegen.sync client is closed")
+        portal = self._portal
+        bound = functools.partial(function, *args, **kwargs)
+
+        def run() -> _T:
+            return portal.call(bound)
+
         try:
-            return _blocking(
-                functools.partial(self._portal.call, functools.partial(function, *args, **kwargs))
-            )
+            return _blocking(run)
         except BaseExceptionGroup as group:
             raise _unwrapped(group) from None
 
@@ -411,16 +418,20 @@ async def _made(make: Callable[[], Client]) -> Client:
     return make()
 
 
+_END: Any = object()
+
+
 def _blocking_iter(
-    client: SyncClient, iterator: AsyncIterator[_T], convert: Callable[[_T], Any]
-) -> Iterator[Any]:
+    client: SyncClient, iterator: AsyncIterator[_T], convert: Callable[[_T], _U]
+) -> Iterator[_U]:
     """Drive an async generator from a thread, one item per portal call; closed on exit."""
 
-    async def step() -> tuple[bool, _T | None]:
+    async def step() -> _T:
         try:
-            return True, await anext(iterator)
+            return await anext(iterator)
         except StopAsyncIteration:
-            return False, None
+            end: _T = _END  # a marker no generator yields
+            return end
 
     async def close() -> None:
         aclose = getattr(iterator, "aclose", None)
@@ -429,8 +440,8 @@ def _blocking_iter(
 
     try:
         while True:
-            more, item = client.call(step)
-            if not more:
+            item = client.call(step)
+            if item is _END:
                 return
             yield convert(item)
     finally:

@@ -45,6 +45,7 @@ from starlette.routing import Route
 
 from ._client import Client, WebhookEffect
 from ._errors import CourseGenError, UnsupportedFeature, WebhookVerificationError
+from ._models import Snapshot, WebhookEvent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from ._models import Snapshot, WebhookEvent
     from .sync import SyncClient
 
 __all__ = [
@@ -143,16 +143,9 @@ class Receiver:
 
     async def receive(self, headers: Mapping[str, str], body: bytes) -> Receipt:
         """Handle one delivery; never raises a `CourseGenError` (it becomes a 4xx receipt)."""
-        if len(body) > self.max_body:
-            return Receipt(Outcome.INVALID, f"the body is over {self.max_body} bytes", status_code=413)
-        try:
-            event = self.client.read_webhook(headers, body)
-        except WebhookVerificationError as exc:
-            return Receipt(Outcome.REJECTED, str(exc))
-        except UnsupportedFeature as exc:
-            return Receipt(Outcome.UNSUPPORTED, str(exc))
-        except CourseGenError as exc:
-            return Receipt(Outcome.INVALID, str(exc))
+        event = self._read(headers, body)
+        if isinstance(event, Receipt):
+            return event
         if event.verified and self._seen_before(body):
             return Receipt(Outcome.DUPLICATE, "this signed body was received before", event)
         try:
@@ -164,6 +157,21 @@ class Receiver:
                 Outcome.CONFIRMING, f"not confirmed yet ({type(exc).__name__})", event, None
             )
         return _receipt(effect, event, snapshot)
+
+    def _read(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent | Receipt:
+        """The event, or the refusal: too large, badly signed, unreadable, unexpected."""
+        if len(body) > self.max_body:
+            return Receipt(
+                Outcome.INVALID, f"the body is over {self.max_body} bytes", status_code=413
+            )
+        try:
+            return self.client.read_webhook(headers, body)
+        except WebhookVerificationError as exc:
+            return Receipt(Outcome.REJECTED, str(exc))
+        except UnsupportedFeature as exc:
+            return Receipt(Outcome.UNSUPPORTED, str(exc))
+        except CourseGenError as exc:
+            return Receipt(Outcome.INVALID, str(exc))
 
     def _seen_before(self, body: bytes) -> bool:
         now = anyio.current_time()
@@ -222,7 +230,9 @@ def asgi_app(client: Client | SyncClient) -> Starlette:
         body = await _read_body(request)
         headers = dict(request.headers)
         if body is None:
-            receipt = Receipt(Outcome.INVALID, f"the body is over {MAX_BODY} bytes", status_code=413)
+            receipt = Receipt(
+                Outcome.INVALID, f"the body is over {MAX_BODY} bytes", status_code=413
+            )
         elif isinstance(client, Client):
             receipt = await receive(client, headers, body)
         else:

@@ -1,10 +1,10 @@
 """Sync Django views on the coursegen.sync facade: submit, look (or wait), receive webhooks."""
 
-import coursegen
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+import coursegen
 from djangoproject.courses.coursegen_client import client
 
 

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-import coursegen
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+import coursegen
 from djangoproject.courses.coursegen_client import client
 
 
