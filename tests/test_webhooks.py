@@ -257,3 +257,31 @@ async def test_a_fleet_with_callbacks_costs_about_create_and_confirm_per_job() -
     assert all(hook.delivered for hook in sandbox.webhooks)
     assert not [r for r in sandbox.requests if r.status == 429]
     assert per_job <= 2.1
+
+
+async def test_the_app_serves_a_sync_client_from_a_worker_thread(anyio_backend) -> None:
+    """Given a coursegen.sync client (Django), the app confirms a hint on the client's loop."""
+    import coursegen.sync  # noqa: PLC0415 - only this test needs the facade
+    from coursegen.testing import virtual_backend  # noqa: PLC0415 - as above
+
+    backend, options = virtual_backend(anyio_backend[0])
+    client = coursegen.sync.connect(
+        "learningstudio",
+        sandbox=True,
+        keep_results=False,  # nothing polled between calls: the facade's clock stands still
+        backend=backend,
+        backend_options=options,
+    )
+    try:
+        job = client.submit(CourseRequest(subject="Ladders", callback_url=LS_HOOK))
+        hint = {"event": "course.created", "jobId": job.id, "course": {"id": "c", "name": "x"}}
+        answer = await post(webhooks.asgi_app(client), json.dumps(hint).encode())
+        deep = await post(webhooks.asgi_app(client), b"[" * 100_000)
+        sandbox = client.sandbox
+        assert sandbox is not None
+        asked = gets_of(sandbox, job.id)
+    finally:
+        client.close()
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "accepted")
+    assert asked == 1
+    assert deep.status_code == 400
