@@ -69,6 +69,16 @@ async def until_webhook(sandbox: Sandbox, count: int = 1) -> None:
         await sandbox.sleep(1)
 
 
+async def ended_with_a_webhook(
+    client: coursegen.Client, sandbox: TutorFlowSandbox
+) -> tuple[coursegen.Job, Any]:
+    """A TutorFlow job submitted and ended at the vendor, with its (undelivered) webhook."""
+    job = await client.submit(CourseRequest(subject="Python for beginners"))
+    await until_webhook(sandbox)
+    (hook,) = sandbox.webhooks
+    return job, hook
+
+
 async def post(app: Any, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://lms.example") as http:
@@ -95,9 +105,7 @@ async def test_a_bad_signature_is_refused_with_401() -> None:
     """A body signed with another secret is a 401, and the job is not touched."""
     sandbox = tutorflow()
     async with tf_client(sandbox) as client:
-        job = await client.submit(CourseRequest(subject="Python for beginners"))
-        await until_webhook(sandbox)
-        (hook,) = sandbox.webhooks
+        job, hook = await ended_with_a_webhook(client, sandbox)
         headers = {**hook.headers, "x-platform-signature": "0" * 64}
         answer = await post(webhooks.asgi_app(client), hook.content, headers)
         assert not job.snapshot.status.is_terminal
@@ -110,9 +118,7 @@ async def test_a_signed_body_replayed_100_times_is_accepted_once() -> None:
     """The same signed body 100 times: one accepted, 99 duplicates, every answer 2xx."""
     sandbox = tutorflow()
     async with tf_client(sandbox) as client:
-        job = await client.submit(CourseRequest(subject="Python for beginners"))
-        await until_webhook(sandbox)
-        (hook,) = sandbox.webhooks
+        job, hook = await ended_with_a_webhook(client, sandbox)
         receipts = [
             await webhooks.receive(client, dict(hook.headers), hook.content) for _ in range(100)
         ]
