@@ -11,7 +11,7 @@ import pytest
 
 import coursegen
 from coursegen import CourseRequest, JobStatus, webhooks
-from coursegen.sandbox import Sandbox
+from coursegen.sandbox import JobScript, Sandbox
 from coursegen_learningstudio.sandbox import LearningStudioSandbox
 from coursegen_tutorflow.sandbox import (
     DEMO_WEBHOOK_SECRET,
@@ -291,3 +291,26 @@ async def test_the_app_serves_a_sync_client_from_a_worker_thread(anyio_backend) 
     assert (answer.status_code, answer.json()["outcome"]) == (200, "accepted")
     assert asked == 1
     assert deep.status_code == 400
+
+
+async def test_a_poll_answered_after_a_signed_end_does_not_undo_it() -> None:
+    """A poll sent before the end and answered "running" after the webhook is ignored."""
+    sandbox = tutorflow()
+    sandbox.script(JobScript("succeed", duration=30))
+    sandbox.faults.latency = 20  # every answer comes 20 s after the vendor made it
+    client = coursegen.connect(
+        "tutorflow", sandbox=sandbox, seed=0, webhook_secret=DEMO_WEBHOOK_SECRET
+    )
+    async with client:
+        job = await client.submit(CourseRequest(subject="Python for beginners"))
+        await until_webhook(sandbox)
+        asked_before = len([r for r in sandbox.requests if r.method == "GET"])
+        (hook,) = sandbox.webhooks
+        receipt = await webhooks.receive(client, dict(hook.headers), hook.content)
+        await sandbox.sleep(30)  # the poll in flight is answered "running"
+        asked_after = len([r for r in sandbox.requests if r.method == "GET"])
+        snapshot = job.snapshot
+    assert receipt.outcome is webhooks.Outcome.ACCEPTED
+    assert asked_before >= 1  # the vendor saw the poll; its answer was still on the way
+    assert asked_after == asked_before  # and nothing was asked after the end
+    assert snapshot.status is JobStatus.SUCCEEDED
