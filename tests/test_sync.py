@@ -67,8 +67,12 @@ def test_errors_are_the_typed_ones_never_exception_groups(loop) -> None:
 
 
 def test_a_deadline_is_a_job_timeout_carrying_the_token(loop) -> None:
-    """result(timeout=) runs on the engine's clock and raises JobTimeout with the token."""
-    job = connect(loop).submit(REQUEST)
+    """result(timeout=) runs on the engine's clock and raises JobTimeout with the token.
+
+    `keep_results=False`: nothing is polled between calls, so the facade's virtual clock
+    cannot run past the job's end before `result` is called.
+    """
+    job = connect(loop, keep_results=False).submit(REQUEST)
     with pytest.raises(coursegen.JobTimeout) as caught:
         job.result(timeout=1.0)
     assert caught.value.token == job.token
