@@ -115,7 +115,7 @@ async def test_a_bad_signature_is_refused_with_401() -> None:
 
 
 async def test_a_signed_body_replayed_100_times_is_accepted_once() -> None:
-    """The same signed body 100 times: one accepted, 99 duplicates, every answer 2xx."""
+    """The same signed body 100 times: one accepted, 99 answered as duplicate, every answer 2xx."""
     sandbox = tutorflow()
     async with tf_client(sandbox) as client:
         job, hook = await ended_with_a_webhook(client, sandbox)
@@ -187,7 +187,7 @@ async def test_a_forged_hint_for_a_running_job_marks_nothing_done() -> None:
 
 
 async def test_replayed_unsigned_hints_cost_one_get() -> None:
-    """100 copies of an unsigned hint for one job: one GET, then duplicates."""
+    """100 copies of an unsigned hint for one job: one GET, then each answered as duplicate."""
     sandbox = LearningStudioSandbox()
     async with ls_client(sandbox) as client:
         job = await client.submit(CourseRequest(subject="Ladders", callback_url=LS_HOOK))

@@ -202,7 +202,7 @@ _receivers: WeakKeyDictionary[Client, Receiver] = WeakKeyDictionary()
 
 
 def receiver_for(client: Client) -> Receiver:
-    """The one `Receiver` of `client` (made on first use), so duplicates are seen as such."""
+    """The one `Receiver` of `client` (made on first use): a repeated delivery is seen."""
     found = _receivers.get(client)
     if found is None:
         found = _receivers[client] = Receiver(client)
