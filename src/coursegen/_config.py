@@ -72,6 +72,7 @@ def connect(
     retry: RetryPolicy | None = None,
     keep_results: bool = True,
     seed: int | None = None,
+    expect_webhooks: bool = False,
     environ: Mapping[str, str] | None = None,
     store: Store | str | None = None,
     recover: bool = True,
@@ -90,7 +91,9 @@ def connect(
     `retry` sets how one request is retried. By default the engine follows every job of
     the client to its end, so that completions are noticed on time and results fetched
     before a vendor discards them; `keep_results=False` polls a job only while someone
-    waits on it.
+    waits on it. `expect_webhooks=True` says the vendor calls back at the end of every job
+    (an endpoint set for the whole workspace, wired to `coursegen.webhooks`): jobs are then
+    polled only as a fallback for a lost webhook, as a request's own `callback_url` does.
 
     `store` records every job in a job store (`"sqlite:///jobs.db"`,
     `"postgresql://..."`, or a `Store`), so that a process that dies loses nothing: the
@@ -179,6 +182,7 @@ def connect(
         seed=seed,
         store=store,
         recover=recover,
+        expect_webhooks=expect_webhooks,
     )
 
 
