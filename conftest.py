@@ -11,11 +11,16 @@ A test that talks to another process (a sandbox served on loopback) is marked
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from coursegen.testing import real_backend, virtual_backend
+
+# Sandboxes made without a seed draw one at random (new ids every run, as integrators
+# need); the suite replays one vendor instead, so no outcome depends on the draw.
+os.environ.setdefault("COURSEGEN_SANDBOX_SEED", "0")
 
 # A third party's provider package, tested where it is installed (`nox -s pip_install`).
 collect_ignore = ["tests/fixtures"]

@@ -251,8 +251,11 @@ def test_a_bad_provider_gets_a_useful_suggestion(
 
 
 @pytest.mark.anyio
-async def test_sandbox_ids_are_new_each_run_and_repeat_under_one_seed() -> None:
+async def test_sandbox_ids_are_new_each_run_and_repeat_under_one_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Unseeded sandboxes hand out new job and course ids; connect(seed=...) repeats them."""
+    monkeypatch.delenv("COURSEGEN_SANDBOX_SEED")  # the suite's fixed seed, for this test off
 
     async def first_ids(**settings: object) -> tuple[str, str]:
         async with coursegen.connect("sandbox+learningstudio://", environ={}, **settings) as c:
@@ -265,3 +268,18 @@ async def test_sandbox_ids_are_new_each_run_and_repeat_under_one_seed() -> None:
     assert len(unseeded) == 3
     assert len({job for job, _ in unseeded} | {course for _, course in unseeded}) == 6
     assert await first_ids(seed=7) == await first_ids(seed=7)
+
+
+@pytest.mark.anyio
+async def test_a_fixed_sandbox_seed_from_the_environment_replays_the_vendor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """COURSEGEN_SANDBOX_SEED makes unseeded sandboxes repeat; a non-integer is refused."""
+    monkeypatch.setenv("COURSEGEN_SANDBOX_SEED", "42")
+    first, second = (coursegen.connect("learningstudio", sandbox=True) for _ in range(2))
+    assert first.sandbox is not None
+    assert second.sandbox is not None
+    assert first.sandbox.seed == second.sandbox.seed == 42
+    monkeypatch.setenv("COURSEGEN_SANDBOX_SEED", "forty-two")
+    with pytest.raises(coursegen.ConfigurationError, match="COURSEGEN_SANDBOX_SEED"):
+        coursegen.connect("learningstudio", sandbox=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import random
 import uuid
 from contextlib import AsyncExitStack, ExitStack
@@ -22,11 +23,17 @@ from ._adapter import (
 )
 from ._durable import Durability
 from ._engine import Engine, ProviderRuntime, Tracked, stamp
-from ._errors import ConfigurationError, InvalidRequest, UnsupportedFeature
+from ._errors import (
+    ConfigurationError,
+    CourseGenError,
+    InvalidRequest,
+    MalformedResponse,
+    UnsupportedFeature,
+)
 from ._features import check_request
 from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
-from ._models import AssessmentRequest
+from ._models import AssessmentRequest, JobStatus
 from ._ratelimit import BudgetUse, RateBudgets
 from .store import JobRecord, Store, open_store
 
@@ -34,11 +41,11 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
-    from ._models import Course, ExportResult, JobStatus, Lesson, Request, Snapshot, WebhookEvent
+    from ._models import Course, ExportResult, Lesson, Request, Snapshot, WebhookEvent
     from ._settings import Settings
     from .sandbox import Sandbox
 
-__all__ = ["Client"]
+__all__ = ["Client", "WebhookEffect"]
 
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -58,6 +65,26 @@ async def _load_source(request: Request) -> Request:
             provider="coursegen",
         ) from exc
     return attrs.evolve(request, source=content, source_name=request.source_name or path.name)
+
+
+class WebhookEffect(enum.StrEnum):
+    """What `Client.notify` did with a webhook."""
+
+    RECORDED = "recorded"
+    """A signed event carried the job's new state: it is the job's state now."""
+    CONFIRMING = "confirming"
+    """The engine asks the vendor (one GET) before anything is marked done."""
+    CONFIRMED = "confirmed"
+    """The vendor was asked at once (nobody followed the job); its answer is recorded."""
+    ALREADY_ENDED = "already ended"
+    """The job's end was already known: nothing changed."""
+    NO_JOB = "no job"
+    """The event names no job (an export finished, say): nothing to follow."""
+
+
+def _complete(snapshot: Snapshot) -> bool:
+    """A snapshot that can stand for the job: a success carries its result."""
+    return snapshot.status is not JobStatus.SUCCEEDED or snapshot.result is not None
 
 
 class Client:
@@ -82,6 +109,7 @@ class Client:
         seed: int | None = None,
         store: Store | str | None = None,
         recover: bool = True,
+        expect_webhooks: bool = False,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ConfigurationError("pass either transport or http_client, not both")
@@ -106,6 +134,9 @@ class Client:
         )
         self._stack: AsyncExitStack | None = None
         self._runtime: ProviderRuntime | None = None
+        # The vendor calls back at every job's end (a workspace-wide endpoint): polls
+        # are only a fallback. A request's own `callback_url` says so for its job.
+        self._expect_webhooks = expect_webhooks
 
     def __repr__(self) -> str:
         mode = " sandbox" if self._sandbox is not None else ""
@@ -230,9 +261,15 @@ class Client:
         request = await _load_source(request)
         if capabilities.idempotent_submit and request.idempotency_key is None:
             request = attrs.evolve(request, idempotency_key=key or uuid.uuid4().hex)
+        awaits_webhook = self._expect_webhooks or request.callback_url is not None
         if self._durable is not None:
             tracked = await self._durable.submit(
-                runtime, self._engine, request, idempotent=capabilities.idempotent_submit, key=key
+                runtime,
+                self._engine,
+                request,
+                idempotent=capabilities.idempotent_submit,
+                awaits_webhook=awaits_webhook,
+                key=key,
             )
             return Job(self._engine, tracked)
         snapshot = await runtime.sender.send(
@@ -241,7 +278,9 @@ class Client:
             self._adapter.read_submitted,
             idempotent=capabilities.idempotent_submit,
         )
-        tracked = self._engine.track(runtime, stamp(snapshot), submitted=True)
+        tracked = self._engine.track(
+            runtime, stamp(snapshot), submitted=True, awaits_webhook=awaits_webhook
+        )
         return Job(self._engine, tracked)
 
     def check(self, request: Request) -> Request:
@@ -402,7 +441,47 @@ class Client:
         adapter = self._adapter
         if not isinstance(adapter, WebhookReader):
             raise UnsupportedFeature(self.provider, "webhooks")
-        return adapter.read_webhook(headers, body)
+        try:
+            return adapter.read_webhook(headers, body)
+        except CourseGenError:
+            raise
+        except Exception as exc:
+            # Anyone can post to a webhook URL: whatever breaks an adapter's reading (a
+            # body nested too deep, a stray KeyError) is an unreadable body, typed.
+            raise MalformedResponse(
+                f"the webhook could not be read ({type(exc).__name__})",
+                provider=self.provider,
+                raw=body.decode("utf-8", errors="replace"),
+            ) from exc
+
+    async def notify(self, event: WebhookEvent) -> tuple[WebhookEffect, Snapshot | None]:
+        """Tell the engine what a webhook said, and return what it did and the job's state.
+
+        A signed event's snapshot is recorded as the job's state (a job that ends so is
+        polled no more). An unsigned one is a hint: the engine asks the vendor as soon
+        as the job's floor and the rate budget allow, and only that answer counts. A job
+        this client does not follow yet is asked about at once, then followed.
+        """
+        runtime = self._running
+        if event.job_id is None:
+            return WebhookEffect.NO_JOB, None
+        tracked = self._engine.find(self.provider, event.job_id)
+        if tracked is not None and tracked.snapshot.status.is_terminal:
+            return WebhookEffect.ALREADY_ENDED, tracked.snapshot
+        pushed = event.snapshot
+        if event.verified and pushed is not None and _complete(pushed):
+            pushed = stamp(pushed)
+            if tracked is None:
+                self._engine.track(runtime, pushed)
+            else:
+                self._engine.pushed(tracked, pushed)
+            return WebhookEffect.RECORDED, pushed
+        if tracked is not None and self._engine.hint(tracked):
+            return WebhookEffect.CONFIRMING, tracked.snapshot
+        confirmed = await self.confirm(event)
+        if tracked is None:
+            self._engine.track(runtime, confirmed)
+        return WebhookEffect.CONFIRMED, confirmed
 
     async def confirm(self, event: WebhookEvent) -> Snapshot:
         """Ask the vendor for the state of the job a webhook names."""

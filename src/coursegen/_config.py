@@ -72,6 +72,7 @@ def connect(
     retry: RetryPolicy | None = None,
     keep_results: bool = True,
     seed: int | None = None,
+    expect_webhooks: bool = False,
     environ: Mapping[str, str] | None = None,
     store: Store | str | None = None,
     recover: bool = True,
@@ -90,7 +91,9 @@ def connect(
     `retry` sets how one request is retried. By default the engine follows every job of
     the client to its end, so that completions are noticed on time and results fetched
     before a vendor discards them; `keep_results=False` polls a job only while someone
-    waits on it.
+    waits on it. `expect_webhooks=True` says the vendor calls back at the end of every job
+    (an endpoint set for the whole workspace, wired to `coursegen.webhooks`): jobs are then
+    polled only as a fallback for a lost webhook, as a request's own `callback_url` does.
 
     `store` records every job in a job store (`"sqlite:///jobs.db"`,
     `"postgresql://..."`, or a `Store`), so that a process that dies loses nothing: the
@@ -179,7 +182,28 @@ def connect(
         seed=seed,
         store=store,
         recover=recover,
+        expect_webhooks=expect_webhooks,
     )
+
+
+SANDBOX_SEED_VARIABLE = "COURSEGEN_SANDBOX_SEED"
+
+
+def _unseeded() -> int:
+    """The seed of a simulator that `connect()` was given none for: random per run.
+
+    A test suite sets `COURSEGEN_SANDBOX_SEED` to replay the same vendor in every run
+    (our own conftest does), so no test's outcome depends on the luck of the draw.
+    """
+    fixed = os.environ.get(SANDBOX_SEED_VARIABLE, "").strip()
+    if not fixed:
+        return secrets.randbits(32)
+    try:
+        return int(fixed)
+    except ValueError:
+        raise ConfigurationError(
+            f"{SANDBOX_SEED_VARIABLE} must be an integer, not {fixed!r}"
+        ) from None
 
 
 def _simulator(
@@ -199,7 +223,7 @@ def _simulator(
         if info.sandbox is None:
             raise ConfigurationError(f"provider {info.name!r} ships no sandbox simulator")
         if seed is None:
-            seed = secrets.randbits(32)
+            seed = _unseeded()
         return info.sandbox(speed=_number(merged.get("speed", 1.0), "speed"), seed=seed), True
     # A simulator object shares one simulated vendor between clients (importing the
     # sandbox module, and Starlette, is left to the code that made it).

@@ -139,6 +139,7 @@ class Durability:
         idempotent: bool,
         record_id: str | None = None,
         from_state: SubmitState = SubmitState.PENDING,
+        awaits_webhook: bool = False,
         key: str | None = None,
     ) -> Tracked:
         """Create a job, its every step recorded first (see the module docstring).
@@ -195,7 +196,7 @@ class Durability:
             await store.mark_submitted(record_id, snapshot)
         finally:
             # Followed even if the store failed: the job exists at the vendor now.
-            tracked = engine.track(runtime, snapshot, submitted=True)
+            tracked = engine.track(runtime, snapshot, submitted=True, awaits_webhook=awaits_webhook)
             self.remember(tracked, record_id)
         return tracked
 

@@ -67,6 +67,9 @@ _LONGEST_PLAN = 30.0
 # The longest wait between two tries of a job whose polls keep failing, in vendor
 # seconds (the provider's cadence, if longer): a long outage costs a poll a minute.
 _RETRY_CAP = 60.0
+# Vendor seconds between the fallback polls of a job whose end a webhook will announce:
+# only a lost webhook makes one of them needed, so they are rare.
+WEBHOOK_FALLBACK = 300.0
 
 
 def stamp(snapshot: Snapshot) -> Snapshot:
@@ -124,6 +127,7 @@ class Tracked:
 
     __slots__ = (
         "__weakref__",
+        "awaits_webhook",
         "cadence",
         "changed",
         "deadline",
@@ -131,6 +135,7 @@ class Tracked:
         "failures",
         "following",
         "heap_seq",
+        "hinted_at",
         "interest",
         "job_id",
         "last_error",
@@ -153,8 +158,13 @@ class Tracked:
         *,
         submitted: bool,
         elapsed: float = 0.0,
+        awaits_webhook: bool = False,
     ) -> None:
         self.runtime = runtime
+        # A webhook will announce the end: polls are only a fallback for a lost one.
+        self.awaits_webhook = awaits_webhook
+        # Loop time of the first webhook about the job: the vendor sent it at the end.
+        self.hinted_at: float | None = None
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
@@ -213,9 +223,11 @@ class Engine:
         max_in_flight: int = 64,
         keep_results: bool = True,
         on_change: Callable[[Tracked], None] | None = None,
+        webhook_fallback: float = WEBHOOK_FALLBACK,
     ) -> None:
         self._rng = rng
         self._on_change = on_change
+        self._webhook_fallback = webhook_fallback
         self._keep_results = keep_results
         self._heap: list[tuple[float, int, Tracked | RateBudget]] = []
         self._seq = itertools.count()
@@ -240,19 +252,26 @@ class Engine:
         *,
         submitted: bool = False,
         elapsed: float = 0.0,
+        awaits_webhook: bool = False,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
         `submitted` says this client created the job just now, so its age is known;
         `elapsed` is how many vendor seconds old the job was when we saw it (a job
         recovered from a store), which brings its deadline closer.
+        `awaits_webhook` that the vendor will call back at its end (polls are a fallback).
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
         if tracked is None:
             now = anyio.current_time()
             tracked = self._tracked[key] = Tracked(
-                runtime, snapshot, now, submitted=submitted, elapsed=elapsed
+                runtime,
+                snapshot,
+                now,
+                submitted=submitted,
+                elapsed=elapsed,
+                awaits_webhook=awaits_webhook,
             )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
             if self._keep_results:
@@ -329,8 +348,8 @@ class Engine:
     def _due(self, tracked: Tracked, seq: int, now: float) -> None:
         if tracked.state is not _State.SCHEDULED or tracked.heap_seq != seq:
             return  # a stale heap entry: the job was rescheduled since
-        if tracked.interest == 0:
-            tracked.state = _State.IDLE
+        if tracked.interest == 0 or tracked.snapshot.status.is_terminal:
+            tracked.state = _State.IDLE  # nobody waits, or a webhook announced the end
             return
         budget = tracked.runtime.sender.budget(Operation.POLL)
         if budget is not None:
@@ -483,6 +502,9 @@ class Engine:
 
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
+        if tracked.snapshot.status.is_terminal and not snapshot.status.is_terminal:
+            # An end is final: a poll sent before a webhook announced it answers late.
+            return
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
@@ -509,11 +531,40 @@ class Engine:
         if not snapshot.status.is_terminal and tracked.interest > 0:
             self.schedule(tracked, tracked.next_at)
 
+    def hint(self, tracked: Tracked) -> bool:
+        """A webhook says `tracked` may have ended: ask the vendor as soon as its per-job
+        floor and the rate budget allow (the one GET that confirms an unsigned event).
+
+        False when nobody follows the job (`keep_results=False` and no waiter): the caller
+        asks the vendor itself then.
+        """
+        if tracked.hinted_at is None:
+            tracked.hinted_at = anyio.current_time()
+        if tracked.snapshot.status.is_terminal:
+            return True
+        if tracked.interest == 0:
+            return False
+        floor = tracked.runtime.to_loop(tracked.runtime.policy.min_interval)
+        tracked.next_at = min(tracked.next_at, tracked.last_polled + floor)
+        self.schedule(tracked, max(anyio.current_time(), tracked.next_at))
+        return True
+
+    def pushed(self, tracked: Tracked, snapshot: Snapshot) -> None:
+        """Record a snapshot a signed webhook carried: as good as a poll's answer."""
+        if tracked.hinted_at is None:
+            tracked.hinted_at = anyio.current_time()
+        self.observe(tracked, snapshot)
+
     @staticmethod
     def _learn(tracked: Tracked, snapshot: Snapshot, now: float) -> None:
         """Feed the provider's duration model with a job seen ending now."""
         ended = snapshot.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
         if not ended or tracked.submitted_at is None or tracked.snapshot.status.is_terminal:
+            return
+        if tracked.hinted_at is not None:
+            # The vendor called back when the job ended: its end is known, not guessed.
+            estimate = tracked.hinted_at - tracked.submitted_at
+            tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
         # It ended between the last answer that said "not yet" and this one.
         estimate = (tracked.last_polled + now) / 2 - tracked.submitted_at
@@ -541,6 +592,8 @@ class Engine:
             candidates.append(planned)
         elif snapshot.poll_after is None:
             candidates.append(tracked.cadence)
+        if tracked.awaits_webhook and tracked.hinted_at is None:
+            candidates.append(self._webhook_fallback)
         wait = max(candidates) * (1.0 + self._rng.random() * _JITTER)
         return runtime.to_loop(wait)
 
