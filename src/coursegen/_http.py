@@ -65,12 +65,18 @@ class RetryPolicy:
 
     Separate from `PollPolicy` on purpose: how often to ask whether a job is done and
     how hard to insist when one asking fails are different questions.
+
+    `server_errors` caps the retries of a 5xx answer within `attempts` (None: no cap of
+    its own), for vendors that say "retry 500 at most 3 times" while 429s and network
+    faults may be retried longer. A provider carries its vendor's rules as its adapter's
+    `retry_policy`; a policy given to `connect(retry=...)` replaces it.
     """
 
     attempts: int = 5
     initial: float = 1.0
     maximum: float = 30.0
     multiplier: float = 2.0
+    server_errors: int | None = None
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter (AWS architecture blog): spreads a crowd of retries evenly."""
@@ -133,6 +139,7 @@ class Sender:
         self._check_host(request)
         budget = self.budget(operation)
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
+        server_errors = 0
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
@@ -151,7 +158,10 @@ class Sender:
                     budget.settle(sent_at, anyio.current_time())
             if not isinstance(outcome, _Retry):
                 return outcome
-            if attempt == self.retry.attempts:
+            if isinstance(outcome.failure, ProviderUnavailable):
+                server_errors += 1
+            cap = self.retry.server_errors
+            if attempt == self.retry.attempts or (cap is not None and server_errors > cap):
                 raise outcome.failure
             delay = max(self._backoff(attempt), self._to_loop(outcome.hint) or 0.0)
             logger.info(
