@@ -95,6 +95,8 @@ class JobErrorInfo:
 
 @attrs.frozen
 class Chapter:
+    """A chapter of a course: its title, place, and lesson count where the vendor says."""
+
     title: str
     sequence: int
     lesson_count: int | None = None
@@ -145,16 +147,20 @@ class Question:
 
     @property
     def correct_option(self) -> str:
+        """The text of the correct option."""
         return self.options[self.correct_index]
 
 
 @attrs.frozen
 class Assessment:
+    """A generated assessment: its multiple-choice questions, in the vendor's order."""
+
     questions: tuple[Question, ...]
     extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
 
 
 Result: TypeAlias = Course | Assessment
+"""What a successful job gives: a `Course` or an `Assessment`, by the request's kind."""
 
 
 @attrs.frozen
@@ -255,6 +261,7 @@ class AssessmentRequest:
 
 
 Request: TypeAlias = CourseRequest | AssessmentRequest
+"""What `Client.submit` takes: a `CourseRequest` or an `AssessmentRequest`."""
 
 
 @attrs.frozen
