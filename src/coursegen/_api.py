@@ -20,6 +20,7 @@ import attrs
 import httpx
 
 from ._errors import ConfigurationError, InvalidRequest, MalformedResponse
+from ._redact import MASK
 from ._settings import Secret
 from ._wire import provider_error, read_json, structure
 
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["VendorAPI", "https_problem", "unknown_keys"]
 
 T = TypeVar("T")
-
-REDACTED = "********"
-"""What a secret is replaced with wherever a vendor's text might echo it."""
 
 
 def _url(value: httpx.URL | str) -> httpx.URL:
@@ -222,7 +220,7 @@ class VendorAPI:
         """`text` with the key and every other secret replaced by `********`."""
         for secret in (self.api_key, *self.secrets):
             if secret:
-                text = text.replace(secret.reveal(), REDACTED)
+                text = text.replace(secret.reveal(), MASK)
         return text
 
     def invalid(self, message: str) -> InvalidRequest:
