@@ -178,10 +178,16 @@ class Client:
             if self._sandbox is not None and self._own_sandbox:
                 await stack.enter_async_context(self._sandbox)
             host = self._settings.base_url.host
+            # Budgets are shared with the process's other clients of this endpoint (an
+            # in-process simulator is an endpoint of its own).
+            url = self._settings.base_url
+            endpoint = f"{url.scheme}://{host}:{url.port or ''}"
+            if self._sandbox is not None:
+                endpoint += f"#sandbox-{id(self._sandbox):x}"
             sender = Sender(
                 http,
                 self._adapter,
-                RateBudgets(),
+                RateBudgets(endpoint),
                 pinned_host=host,
                 retry=self._retry,
                 time_scale=self._settings.time_scale,

@@ -597,3 +597,29 @@ async def test_tutorflow_429s_are_retried_beyond_the_500_cap():
         snapshot = await job.refresh()
     assert snapshot.job_id == job.id
     assert sum(request.method == "GET" for request in tap.sent) == 6
+
+
+async def test_two_clients_on_one_workspace_share_its_budget_and_draw_no_429():
+    """Two clients in one process on one workspace (one key, one vendor) spend one
+    shared budget: 2 x 45 creates and every poll of them draw 0 429s."""
+    sandbox = TutorFlowSandbox()
+    done: list[coursegen.Result] = []
+
+    async def fleet(client: coursegen.Client) -> None:
+        async def one() -> None:
+            job = await client.submit(REQUEST)
+            done.append(await job.result(timeout=None))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(45):
+                tg.start_soon(one)
+
+    async with (
+        coursegen.connect("tutorflow", sandbox=sandbox, seed=1) as first,
+        coursegen.connect("tutorflow", sandbox=sandbox, seed=2) as second,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(fleet, first)
+        tg.start_soon(fleet, second)
+    assert len(done) == 90
+    assert sum(request.status == 429 for request in sandbox.requests) == 0
