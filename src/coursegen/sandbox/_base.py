@@ -293,24 +293,12 @@ class Sandbox(abc.ABC):
         if not self._outbox.running:
             self._outbox.promote_due(arrived)
         body = await _read_body(receive)
-        exchange = CURRENT_EXCHANGE.get()
-        # Every draw on every request, whatever the rates: the sequence stays put.
-        error = self.fault_random.random() < self.faults.error_rate
-        malformed = self.fault_random.random() < self.faults.malformed_rate
-        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
-        fault: FaultKind | None
-        if exchange is not None and exchange.reset_after:
-            fault = "reset_after"  # the request must be processed: nothing else applies
-        elif error:
-            fault = "error"
-        elif malformed:
-            fault = "malformed"
-        else:
-            fault = None
-
+        fault, as_html = self._draw_fault()
         replay = _Replay(body, receive)
         answer = _Answer()
         try:
+            if fault == "stall":
+                await self.clock.sleep(self.faults.stall_time)
             if fault == "error":
                 response = self.internal_error(Request(scope, replay))
                 await response(scope, replay, answer.send)
@@ -336,6 +324,25 @@ class Sandbox(abc.ABC):
         if self.faults.latency > 0:
             await self.clock.sleep(self.faults.latency)
         await answer.replay(send)
+
+    def _draw_fault(self) -> tuple[FaultKind | None, bool]:
+        """The fault of the request in flight, and whether a garbled answer is HTML."""
+        exchange = CURRENT_EXCHANGE.get()
+        # Every draw on every request, whatever the rates: the sequence stays put.
+        error = self.fault_random.random() < self.faults.error_rate
+        malformed = self.fault_random.random() < self.faults.malformed_rate
+        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
+        stall = self.faults.stall_rate > 0 and self.fault_random.random() < self.faults.stall_rate
+        fault: FaultKind | None = None
+        if exchange is not None and exchange.reset_after:
+            fault = "reset_after"  # the request must be processed: nothing else applies
+        elif stall:
+            fault = "stall"
+        elif error:
+            fault = "error"
+        elif malformed:
+            fault = "malformed"
+        return fault, as_html
 
 
 class _App:

@@ -8,7 +8,7 @@ import attrs
 
 __all__ = ["FaultKind", "Faults"]
 
-FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed"]
+FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed", "stall"]
 """The fault injected on one request, as `RecordedRequest.fault` names it."""
 
 
@@ -39,6 +39,10 @@ class Faults:
     - `malformed_rate`: the vendor processes the request, then a 200 with an unreadable
       body comes back (an HTML proxy page, or the real JSON cut short).
     - `latency`: vendor seconds added before each response.
+    - `stall_rate`: the vendor takes the request and says nothing for `stall_time`
+      vendor seconds (a hung worker), then answers as usual, if anyone still listens.
+      Drawn only while the rate is above 0, so the other faults' sequence is the one
+      a run without stalls has.
 
     The two connection faults exist only in-process (`Sandbox.transport()`); a served
     sandbox injects the other three.
@@ -49,3 +53,5 @@ class Faults:
     reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
     latency: float = attrs.field(default=0.0, validator=_seconds)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    stall_rate: float = attrs.field(default=0.0, validator=_rate)
+    stall_time: float = attrs.field(default=3600.0, validator=_seconds)
