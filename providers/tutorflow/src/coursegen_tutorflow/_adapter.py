@@ -63,6 +63,7 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Request,
+    RetryPolicy,
     Secret,
     Settings,
     Snapshot,
@@ -203,6 +204,14 @@ class TutorFlow:
         {"workspace", "rate_limit", "tier", "classroom_id"}
     )
     """Settings beyond the core ones (`connect()` refuses any other)."""
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy(
+        # The error-handling guide: retry 429 with backoff; 500 at most 3 times, from 1 s.
+        attempts=6,
+        initial=1.0,
+        maximum=30.0,
+        server_errors=3,
+    )
+    """TutorFlow's own retry rules: the client's default unless `connect(retry=...)`."""
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(
