@@ -151,6 +151,22 @@ def test_every_module_has_a_docstring(module_name):
     assert (importlib.import_module(module_name).__doc__ or "").strip()
 
 
+REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "reference"
+
+
+def test_the_reference_shows_every_public_name():
+    """Each name of `coursegen.__all__` has its entry on the reference page, and each other
+    documented module is rendered whole on its own page."""
+    import coursegen  # noqa: PLC0415 - the walk above imports by name; this reads one list
+
+    page = (REFERENCE / "coursegen.md").read_text(encoding="utf-8").splitlines()
+    shown = {line.removeprefix("::: coursegen.") for line in page if line.startswith(":::")}
+    assert set(coursegen.__all__) <= shown
+    pages = "".join(path.read_text(encoding="utf-8") for path in REFERENCE.glob("*.md"))
+    for module_name in DOCUMENTED_MODULES[1:]:
+        assert f"::: {module_name}\n" in pages
+
+
 if __name__ == "__main__":
     found = public_names()
     gaps = undocumented()
