@@ -19,7 +19,14 @@ from typing import Any
 
 import pytest
 
-DOCUMENTED_MODULES = ("coursegen", "coursegen.wire", "coursegen.sandbox", "coursegen.testing")
+DOCUMENTED_MODULES = (
+    "coursegen",
+    "coursegen.wire",
+    "coursegen.sandbox",
+    "coursegen.testing",
+    "coursegen.sync",
+    "coursegen.webhooks",
+)
 
 
 def _source_tree(module: ModuleType) -> ast.Module:
@@ -129,8 +136,8 @@ def undocumented() -> list[str]:
 
 
 def test_every_public_name_has_a_docstring():
-    """Each name in `__all__` of coursegen, wire, sandbox and testing, and each public
-    method of their classes, has a docstring for the reference to show."""
+    """Each name in `__all__` of coursegen, wire, sandbox, testing, sync and webhooks, and
+    each public method of their classes, has a docstring for the reference to show."""
     missing = undocumented()
     assert not missing, f"{len(missing)} public names have no docstring: {', '.join(missing)}"
 
