@@ -156,3 +156,11 @@ def pip_install(session: nox.Session) -> None:
     session.run(coursegen, "providers", "--check", external=True, env=env)
     session.chdir(generated)
     session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", external=True, env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site: `mkdocs build --strict` (a broken link or reference fails)."""
+    _sync(session, "--group", "docs")
+    # Material's banner about its successor is not a warning of this build.
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

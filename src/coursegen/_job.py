@@ -82,17 +82,40 @@ class CourseJob(Protocol):
     """A job at a vendor, followed to its end. Type your code against this, not `Job`."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The vendor's id of the job."""
+        ...
+
     @property
-    def provider(self) -> str: ...
+    def provider(self) -> str:
+        """The name of the provider running the job."""
+        ...
+
     @property
-    def snapshot(self) -> Snapshot: ...
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, read without a request."""
+        ...
+
     @property
-    def token(self) -> str: ...
-    async def refresh(self) -> Snapshot: ...
-    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot: ...
-    async def result(self, timeout: float | object | None = DEFAULT) -> Result: ...
-    def watch(self) -> AsyncIterator[Snapshot]: ...
+    def token(self) -> str:
+        """A string that resumes the job in another process (`Client.resume`)."""
+        ...
+
+    async def refresh(self) -> Snapshot:
+        """Ask the vendor now, and return the job's new snapshot."""
+        ...
+
+    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot:
+        """The terminal snapshot, once the job ends; `JobTimeout` after `timeout` seconds."""
+        ...
+
+    async def result(self, timeout: float | object | None = DEFAULT) -> Result:
+        """The `Course` or `Assessment`; `JobFailed`, `JobExpired` or `JobTimeout` else."""
+        ...
+
+    def watch(self) -> AsyncIterator[Snapshot]:
+        """Every change of the job's snapshot, until it ends."""
+        ...
 
 
 class Job:
@@ -110,10 +133,12 @@ class Job:
 
     @property
     def id(self) -> str:
+        """The vendor's id of the job."""
         return self._tracked.job_id
 
     @property
     def provider(self) -> str:
+        """The name of the provider running the job."""
         return self._tracked.runtime.name
 
     @property

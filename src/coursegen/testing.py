@@ -138,10 +138,12 @@ class ProviderContract:
 
     @staticmethod
     def simulator(client: Client) -> Sandbox:
+        """The simulator behind a client made by `connect`."""
         assert client.sandbox is not None  # noqa: S101 - connect() above always makes one
         return client.sandbox
 
     def script(self, client: Client, outcome: str, **options: Any) -> None:
+        """Make the simulator's next job end with `outcome` (a `JobScript`'s options)."""
         from .sandbox import JobScript  # noqa: PLC0415 - Starlette only for sandbox tests
 
         self.simulator(client).script(JobScript(outcome=outcome, **options))  # type: ignore[arg-type]
@@ -155,6 +157,7 @@ class ProviderContract:
 
     @staticmethod
     def assert_result_kind(result: object, request: Request) -> None:
+        """Fail unless `result` is what `request` asks for: a `Course` or an `Assessment`."""
         expected = Course if isinstance(request, CourseRequest) else Assessment
         assert isinstance(result, expected), f"a {type(request).__name__} must give a {expected}"  # noqa: S101
 
