@@ -23,7 +23,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from coursegen._errors import ConfigurationError
 
-from ._base import HistoryEntry, JobRecord, SnapshotUpdate, SQLStore, SubmitState
+from ._base import (
+    HistoryEntry,
+    JobRecord,
+    OwnershipLost,
+    SnapshotUpdate,
+    SQLStore,
+    SubmitState,
+)
 from ._schema import LATEST
 
 if TYPE_CHECKING:
@@ -36,6 +43,7 @@ __all__ = [
     "LATEST",
     "HistoryEntry",
     "JobRecord",
+    "OwnershipLost",
     "SQLStore",
     "SnapshotUpdate",
     "Store",
@@ -59,7 +67,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
     async def schema_version(self) -> int: ...
     async def add_intent(
-        self, *, record_id: str, provider: str, endpoint: str, scope: str, request: Request
+        self,
+        *,
+        record_id: str,
+        provider: str,
+        endpoint: str,
+        scope: str,
+        request: Request,
+        notify: str | None = None,
     ) -> None: ...
     async def mark_sending(
         self, record_id: str, *, from_state: SubmitState = SubmitState.PENDING
@@ -83,6 +98,8 @@ class Store(Protocol):
         limit: int | None = None,
     ) -> list[JobRecord]: ...
     async def unfinished(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]: ...
+    async def pending(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]: ...
+    async def get_many(self, record_ids: Sequence[str]) -> dict[str, JobRecord]: ...
     async def history(self, record_id: str) -> list[HistoryEntry]: ...
     async def add_sample(self, batch: str, taken_at: datetime, sample: str) -> None: ...
     async def samples(self) -> list[str]: ...
