@@ -42,6 +42,7 @@ from ._errors import (
     ProviderUnavailable,
     QuotaExceeded,
     RateLimited,
+    RequestTimeout,
     SerializationError,
     StoreError,
     SubmitOutcomeUnknown,
@@ -80,6 +81,7 @@ from .store import JobRecord, Store, SubmitState, open_store
 
 try:
     __version__ = version("coursegen")
+    """The installed distribution's version."""
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
@@ -132,6 +134,7 @@ __all__ = [
     "Register",
     "Registry",
     "Request",
+    "RequestTimeout",
     "Result",
     "RetryPolicy",
     "SandboxFactory",

@@ -143,10 +143,12 @@ class FleetJob:
 
     @property
     def id(self) -> str:
+        """The job's store id: `client.job(id)` finds it from any process."""
         return self._record_id
 
     @property
     def provider(self) -> str:
+        """The provider's name."""
         return self._provider
 
     @property
@@ -156,6 +158,7 @@ class FleetJob:
 
     @property
     def job_id(self) -> str | None:
+        """The vendor's id of the job, once the owner has sent its create."""
         record = self.record
         return record.job_id if record is not None else None
 
