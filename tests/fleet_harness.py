@@ -104,7 +104,9 @@ def start_worker(
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
 
 
-def stop_workers(workers: list[subprocess.Popen[str]]) -> None:
+def stop_workers(workers: list[subprocess.Popen[str]]) -> int:
+    """SIGTERM each worker (a graceful stop); the store statements they say they ran."""
+    statements = 0
     for worker in workers:
         if worker.poll() is None:
             worker.terminate()
@@ -115,7 +117,11 @@ def stop_workers(workers: list[subprocess.Popen[str]]) -> None:
             worker.kill()
             worker.wait()
         if worker.stdout is not None:
+            for line in worker.stdout.read().splitlines():
+                if "store statements" in line:
+                    statements += int(line.rsplit("; ", 1)[1].split()[0])
             worker.stdout.close()
+    return statements
 
 
 def vendor_log(url: str) -> dict[str, Any]:

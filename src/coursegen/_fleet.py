@@ -72,33 +72,44 @@ def rebuild_error(record: JobRecord) -> CourseGenError:
 
 
 class FleetWatcher:
-    """Reads the records a client's handles wait on, all in one statement per round."""
+    """Reads the records of a client's unsettled handles, all in one statement a round,
+    in rounds while anyone waits: a handle waited on after the others finds its record
+    already read."""
 
     def __init__(self, store: Store, *, every: float = READ_EVERY) -> None:
         self.store = store
         self._every = every
         self._records: dict[str, JobRecord] = {}
-        self._waiting: dict[str, int] = {}
+        self._open: set[str] = set()  # handles not settled yet, as far as we read
+        self._waiting = 0
         self._changed = anyio.Event()
         self._wake = anyio.Event()
+
+    def track(self, record_id: str) -> None:
+        self._open.add(record_id)
 
     def latest(self, record_id: str) -> JobRecord | None:
         return self._records.get(record_id)
 
+    def seen(self, record: JobRecord) -> None:
+        self._records[record.id] = record
+        if _settled(record):
+            self._open.discard(record.id)
+
     async def run(self) -> None:
-        """Read the awaited records every round while anyone waits (a task of the client)."""
+        """Read the unsettled records every round while anyone waits (a client's task)."""
         while True:
             if not self._waiting:
                 await self._wake.wait()
                 self._wake = anyio.Event()
             try:
-                found = await self.store.get_many(list(self._waiting))
+                found = await self.store.get_many(sorted(self._open))
             except StoreError:
                 found = {}  # a failed read is retried next round; waiters keep waiting
             changed = False
             for record_id, record in found.items():
                 if self._records.get(record_id) != record:
-                    self._records[record_id] = record
+                    self.seen(record)
                     changed = True
             if changed:
                 self._changed.set()
@@ -107,14 +118,13 @@ class FleetWatcher:
 
     async def until_changed(self, record_id: str) -> None:
         """Wait for the next round that changes anything."""
-        self._waiting[record_id] = self._waiting.get(record_id, 0) + 1
+        self._open.add(record_id)
+        self._waiting += 1
         self._wake.set()
         try:
             await self._changed.wait()
         finally:
-            self._waiting[record_id] -= 1
-            if not self._waiting[record_id]:
-                del self._waiting[record_id]
+            self._waiting -= 1
 
 
 def _settled(record: JobRecord) -> bool:
@@ -137,6 +147,7 @@ class FleetJob:
         self._watcher = watcher
         self._record_id = record_id
         self._provider = provider
+        watcher.track(record_id)
 
     def __repr__(self) -> str:
         return f"<FleetJob {self.provider}:{self.id} {self.snapshot.status.value}>"
@@ -184,7 +195,7 @@ class FleetJob:
         found = await self._watcher.store.get_many([self._record_id])
         record = found.get(self._record_id)
         if record is not None:
-            self._watcher._records[self._record_id] = record  # noqa: SLF001 - same module
+            self._watcher.seen(record)
         return self.snapshot
 
     async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot:

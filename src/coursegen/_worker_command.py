@@ -75,5 +75,5 @@ def run_command(
     out.write(f"coursegen worker {fleet.name}: {len(targets)} targets\n")
     out.flush()
     asyncio.run(fleet.run())
-    out.write(f"coursegen worker {fleet.name}: stopped\n")
+    out.write(f"coursegen worker {fleet.name}: stopped; {fleet.statements} store statements\n")
     return 0
