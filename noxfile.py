@@ -6,6 +6,7 @@ versions come from `pyproject.toml` and `uv.lock`, never from here.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -41,6 +42,24 @@ def tests(session: nox.Session) -> None:
     """Every test, on asyncio and trio (each async test runs on both)."""
     _sync(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """The fault-injection soak at full size: 1,000 jobs across the providers on each
+    backend (virtual time), its table printed; `COURSEGEN_SOAK_JOBS` changes the size."""
+    _sync(session)
+    jobs = os.environ.get("COURSEGEN_SOAK_JOBS", "1000")
+    session.run(
+        "pytest",
+        "tests/test_soak.py",
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"COURSEGEN_SOAK_JOBS": jobs},
+    )
 
 
 @nox.session(python=PYTHON)

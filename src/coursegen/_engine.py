@@ -568,9 +568,10 @@ class Engine:
         tracked.failures = 0
         tracked.last_polled = now
         tracked.next_at = now + self._interval(tracked, snapshot, changed=changed)
-        if changed and not snapshot.status.is_terminal:
-            # A job that moves is alive: a vendor's timeout runs from when its work began
-            # (a queued EduMate job has not started its 600 s), so the deadline follows.
+        if (changed or snapshot.status is JobStatus.PENDING) and not snapshot.status.is_terminal:
+            # A job that moves is alive, and a queued one has not begun its work: a
+            # vendor's timeout runs from when its work began (a queued EduMate job has
+            # not started its 600 s, however long the queue), so the deadline follows.
             tracked.deadline = max(
                 tracked.deadline, now + tracked.runtime.to_loop(tracked.runtime.policy.job_timeout)
             )

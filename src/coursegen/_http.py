@@ -241,7 +241,7 @@ class Sender:
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
-                sent_at = await budget.acquire()
+                sent_at = await budget.acquire(retry=True)
             try:
                 outcome = await self._attempt(
                     operation,

@@ -110,18 +110,26 @@ class RateBudget:
             del self._sent[index]
             bisect.insort(self._sent, answered_at)
 
-    async def acquire(self) -> float:
+    async def acquire(self, *, retry: bool = False) -> float:
         """Wait, first come first served, until a send is allowed; then spend it.
 
+        A `retry` (another attempt of a request already sent) does not queue behind the
+        requests not yet sent: it takes the next free place, so the request's deadline
+        is not spent waiting for a thousand others' first sends.
         Returns the time it was taken, to `settle` it with.
         """
+        if retry:
+            return await self._next_place()
         async with self._turn:
-            while True:
-                now = anyio.current_time()
-                at = self.available_at(now)
-                if at <= now:
-                    return self.take(now)
-                await anyio.sleep(at - now)
+            return await self._next_place()
+
+    async def _next_place(self) -> float:
+        while True:
+            now = anyio.current_time()
+            at = self.available_at(now)
+            if at <= now:
+                return self.take(now)
+            await anyio.sleep(at - now)
 
     def observe(self, state: RateLimitState, now: float) -> None:
         """Reconcile with what the vendor reported after a response."""

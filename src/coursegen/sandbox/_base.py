@@ -310,6 +310,8 @@ class Sandbox(abc.ABC):
         replay = _Replay(body, receive)
         answer = _Answer()
         try:
+            if fault == "stall":
+                await self.clock.sleep(self.faults.stall_time)
             if fault in ("error", "rate_limited"):
                 response = self._fault_response(fault, Request(scope, replay))
                 await response(scope, replay, answer.send)
@@ -342,12 +344,15 @@ class Sandbox(abc.ABC):
         error = self.fault_random.random() < self.faults.error_rate
         malformed = self.fault_random.random() < self.faults.malformed_rate
         as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
+        stall = self.faults.stall_rate > 0 and self.fault_random.random() < self.faults.stall_rate
         fault: FaultKind | None = None
         if reset_after:
             fault = "reset_after"  # the request must be processed: nothing else applies
         elif self.faults.rate_limited > 0:
             self.faults.rate_limited -= 1
             fault = "rate_limited"
+        elif stall:
+            fault = "stall"
         elif error:
             fault = "error"
         elif malformed:

@@ -8,7 +8,9 @@ import attrs
 
 __all__ = ["FaultKind", "Faults"]
 
-FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed", "rate_limited"]
+FaultKind: TypeAlias = Literal[
+    "reset_before", "reset_after", "error", "malformed", "rate_limited", "stall"
+]
 """The fault injected on one request, as `RecordedRequest.fault` names it."""
 
 
@@ -43,6 +45,10 @@ class Faults:
       `Sandbox.rate_limited` answer), telling the client to wait `retry_after` vendor
       seconds; nothing is processed. A count, not a rate: a test refuses exactly the
       requests it means to, then the vendor answers as usual.
+    - `stall_rate`: the vendor takes the request and says nothing for `stall_time`
+      vendor seconds (a hung worker), then answers as usual, if anyone still listens.
+      Drawn only while the rate is above 0, so the other faults' sequence is the one
+      a run without stalls has.
 
     The two connection faults exist only in-process (`Sandbox.transport()`); a served
     sandbox injects the other three.
@@ -55,3 +61,5 @@ class Faults:
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
     rate_limited: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     retry_after: float = attrs.field(default=10.0, validator=_seconds)
+    stall_rate: float = attrs.field(default=0.0, validator=_rate)
+    stall_time: float = attrs.field(default=3600.0, validator=_seconds)
