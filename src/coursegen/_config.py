@@ -56,7 +56,7 @@ __all__ = ["connect"]
 _CORE = frozenset({"api_key", "base_url", "webhook_secret", "strict", "sandbox", "speed"})
 _TEXT = ("api_key", "base_url", "webhook_secret")
 """Settings that must be text (or, for the two secrets, a `Secret`) in every layer."""
-_TABLE_KEYS = frozenset({"url", "provider"})
+_TABLE_KEYS = frozenset({"url", "provider", "store"})
 """Keys of the `[coursegen]` table itself; its sub-tables are per-provider settings."""
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
