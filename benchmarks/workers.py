@@ -51,11 +51,13 @@ async def _submit_and_wait(
     started = time.monotonic()
     jobs: list[FleetJob] = []
     statements = 0
-    async with anyio.create_task_group() as tg:
+    # One store (one connection pool) for every key's client, as one web process has.
+    async with coursegen.open_store(store) as opened, anyio.create_task_group() as tg:
 
         async def one_key(number: int, url: str) -> None:
             nonlocal statements
-            async with coursegen.connect(url, store=store, fleet=True, speed=speed) as client:
+            view = opened.shared()
+            async with coursegen.connect(url, store=view, fleet=True, speed=speed) as client:
                 mine = []
                 for index in range(per_key):
                     request = CourseRequest(subject=f"Bench {number:03d} {index:03d}")

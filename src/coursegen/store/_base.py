@@ -292,9 +292,15 @@ class SQLStore:
         while the scope's epoch is still `epoch`; a newer one (a successor's) fails the
         write with `OwnershipLost` and sets `fence_lost`. It shares this store's
         connections (opening and closing it does nothing: this store's owner does that)."""
-        view = copy.copy(self)
+        view = self.shared()
         view._fence = (scope_key, epoch)  # noqa: SLF001 - a copy of ourselves
-        view._borrowed = True  # noqa: SLF001
+        return view
+
+    def shared(self) -> Self:
+        """This open store for another client: the same connections, its own statement
+        count; opening and closing it does nothing (this store's owner does that)."""
+        view = copy.copy(self)
+        view._borrowed = True  # noqa: SLF001 - a copy of ourselves
         view.statements = 0
         return view
 
