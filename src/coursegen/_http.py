@@ -134,6 +134,13 @@ class _Progress:
         return self.traced and not self.written
 
 
+@attrs.define
+class _InAir:
+    """Whether an attempt that must not be repeated is being sent right now."""
+
+    unsafe: bool = False
+
+
 class _Stalled(Exception):
     """An exchange got no answer within `RetryPolicy.attempt_timeout`."""
 
@@ -204,6 +211,7 @@ class Sender:
         if budget is not None and reserved_at is None:
             reserved_at = await budget.acquire()
         failures: list[CourseGenError] = []
+        in_air = _InAir()
         with anyio.move_on_after(self._to_loop(self.retry.deadline)) as scope:
             return await self._attempts(
                 operation,
@@ -213,9 +221,10 @@ class Sender:
                 reserved_at=reserved_at,
                 idempotent=idempotent,
                 failures=failures,
+                in_air=in_air,
             )
         if scope.cancelled_caught:
-            raise self._deadline_passed(operation, request, idempotent, failures)
+            raise self._deadline_passed(request, failures, unknown=in_air.unsafe)
         raise AssertionError("unreachable: the attempts return or raise")
 
     async def _attempts(
@@ -228,12 +237,14 @@ class Sender:
         reserved_at: float | None,
         idempotent: bool,
         failures: list[CourseGenError],
+        in_air: _InAir,
     ) -> T:
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
                 sent_at = await budget.acquire()
+            in_air.unsafe = not safe_to_repeat
             try:
                 outcome = await self._attempt(
                     operation,
@@ -245,6 +256,7 @@ class Sender:
                     idempotent=idempotent,
                 )
             finally:
+                in_air.unsafe = False
                 if budget is not None and sent_at is not None:
                     budget.settle(sent_at, anyio.current_time())
             if not isinstance(outcome, _Retry):
@@ -268,10 +280,10 @@ class Sender:
 
     def _deadline_passed(
         self,
-        operation: Operation,
         request: httpx.Request,
-        idempotent: bool,
         failures: list[CourseGenError],
+        *,
+        unknown: bool,
     ) -> CourseGenError:
         provider = self.adapter.name
         last = f"; the last attempt: {failures[-1]}" if failures else ""
@@ -279,8 +291,9 @@ class Sender:
             f"{provider}: {request.method} {request.url.path} got no final answer within "
             f"its {self.retry.deadline:g} s deadline (RetryPolicy.deadline){last}"
         )
-        if operation is Operation.SUBMIT and not idempotent:
-            # An attempt may have been in the air when the deadline struck.
+        if unknown:
+            # A create that a retry could duplicate was in the air when the deadline
+            # struck: it may have reached the vendor.
             return SubmitOutcomeUnknown(
                 message + ". The vendor may hold a job for it.", provider=provider, request=request
             )

@@ -100,6 +100,8 @@ class Sandbox(abc.ABC):
         self.random: Final = random.Random(seed)  # noqa: S311 - simulated behaviour, not security
         self.fault_random: Final = random.Random(f"faults/{seed}")  # noqa: S311 - as above
         self.requests: Final[list[RecordedRequest]] = []
+        # Served connections answered a 500 and about to close (`Faults.error_closes_after`).
+        self._closing: set[object] = set()
         self._scripts: deque[JobScript] = deque()
         self._webhook_transport = webhook_transport
         self._outbox: Final = WebhookOutbox(
@@ -289,24 +291,15 @@ class Sandbox(abc.ABC):
                 scope, receive, send
             )
             return
+        # The client's address names a served connection; in-process exchanges have none.
+        connection = scope.get("client") if CURRENT_EXCHANGE.get() is None else None
+        if await self._lost_with_its_connection(connection):
+            return
         arrived = self.vendor_now()
         if not self._outbox.running:
             self._outbox.promote_due(arrived)
         body = await _read_body(receive)
-        exchange = CURRENT_EXCHANGE.get()
-        # Every draw on every request, whatever the rates: the sequence stays put.
-        error = self.fault_random.random() < self.faults.error_rate
-        malformed = self.fault_random.random() < self.faults.malformed_rate
-        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
-        fault: FaultKind | None
-        if exchange is not None and exchange.reset_after:
-            fault = "reset_after"  # the request must be processed: nothing else applies
-        elif error:
-            fault = "error"
-        elif malformed:
-            fault = "malformed"
-        else:
-            fault = None
+        fault, as_html = self._draw_fault()
 
         replay = _Replay(body, receive)
         answer = _Answer()
@@ -336,6 +329,51 @@ class Sandbox(abc.ABC):
         if self.faults.latency > 0:
             await self.clock.sleep(self.faults.latency)
         await answer.replay(send)
+        if fault == "error":
+            await self._close_after_error(connection)
+
+    def _draw_fault(self) -> tuple[FaultKind | None, bool]:
+        """The fault of this request, and whether a garbled body is an HTML page."""
+        exchange = CURRENT_EXCHANGE.get()
+        # Every draw on every request, whatever the rates: the sequence stays put.
+        error = self.fault_random.random() < self.faults.error_rate
+        malformed = self.fault_random.random() < self.faults.malformed_rate
+        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
+        fault: FaultKind | None
+        if exchange is not None and exchange.reset_after:
+            fault = "reset_after"  # the request must be processed: nothing else applies
+        elif error:
+            fault = "error"
+        elif malformed:
+            fault = "malformed"
+        else:
+            fault = None
+        return fault, as_html
+
+    async def _lost_with_its_connection(self, connection: object) -> bool:
+        """A request on a connection the server is about to close after a 500: read
+        into a buffer, never processed, lost with the connection (True: drop it)."""
+        if connection is None or connection not in self._closing:
+            return False
+        await self.clock.sleep(self.faults.error_closes_after or 0.0)
+        return True
+
+    async def _close_after_error(self, connection: object) -> None:
+        """`Faults.error_closes_after`, served: uvicorn closes the connection of an app
+        that raised after answering, unread requests and all."""
+        closes_after = self.faults.error_closes_after
+        if closes_after is None or connection is None:
+            return
+        self._closing.add(connection)
+        try:
+            await self.clock.sleep(closes_after)
+        finally:
+            self._closing.discard(connection)
+        raise _ConnectionClosedAfterError
+
+
+class _ConnectionClosedAfterError(Exception):
+    """Raised after a 500 was sent, so that the server closes the keep-alive connection."""
 
 
 class _App:

@@ -39,6 +39,11 @@ class Faults:
     - `malformed_rate`: the vendor processes the request, then a 200 with an unreadable
       body comes back (an HTML proxy page, or the real JSON cut short).
     - `latency`: vendor seconds added before each response.
+    - `error_closes_after`: served only: after a 500 the server closes the keep-alive
+      connection this many vendor seconds later, without a `Connection: close` header
+      (what uvicorn does when a FastAPI app raises, as the real EduMate server does):
+      a request sent on that pooled connection meanwhile is never read. None: it stays
+      open.
 
     The two connection faults exist only in-process (`Sandbox.transport()`); a served
     sandbox injects the other three.
@@ -49,3 +54,6 @@ class Faults:
     reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
     latency: float = attrs.field(default=0.0, validator=_seconds)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    error_closes_after: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_seconds)
+    )
