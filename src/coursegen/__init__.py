@@ -80,6 +80,7 @@ from .store import JobRecord, Store, SubmitState, open_store
 
 try:
     __version__ = version("coursegen")
+    """The installed distribution's version."""
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 

@@ -238,10 +238,12 @@ class Client:
 
     @property
     def provider(self) -> str:
+        """The provider's name (`"learningstudio"`)."""
         return self._adapter.name
 
     @property
     def capabilities(self) -> Capabilities:
+        """What the provider can do; requests are checked against it before sending."""
         return self._adapter.capabilities
 
     @property

@@ -162,7 +162,16 @@ class InvalidRequest(ProviderError, ValueError):
 
 
 class NotFound(ProviderError):
-    """No such job or course for this key (404)."""
+    """No such job or course for this key (404).
+
+    `job_gone` is True when the vendor itself says it does not know the job (at a vendor
+    that discards jobs, a job seen before has expired), False when the request reached
+    no route at all (a wrong base URL or proxy): then nothing is known of the job.
+    """
+
+    def __init__(self, message: str, *, job_gone: bool = True, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.job_gone = job_gone
 
 
 class Conflict(ProviderError):

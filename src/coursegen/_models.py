@@ -95,6 +95,8 @@ class JobErrorInfo:
 
 @attrs.frozen
 class Chapter:
+    """A chapter of a course: its title, place, and lesson count where the vendor says."""
+
     title: str
     sequence: int
     lesson_count: int | None = None
@@ -134,27 +136,37 @@ class Course:
 
 @attrs.frozen
 class Question:
-    """One multiple-choice question; `correct_index` points into `options`."""
+    """One multiple-choice question; `correct_index` points into `options`.
+
+    `correct_index` is None when the vendor's answer names none of the options (an
+    unresolved answer): the question is kept, and its `Assessment.warnings` say so.
+    """
 
     text: str
     options: tuple[str, ...]
-    correct_index: int
+    correct_index: int | None
     bloom_level: BloomLevel | None = None
     explanation: str | None = None
     number: int | None = None
 
     @property
-    def correct_option(self) -> str:
-        return self.options[self.correct_index]
+    def correct_option(self) -> str | None:
+        """The text of the correct option; None when the vendor's answer was not resolved."""
+        return None if self.correct_index is None else self.options[self.correct_index]
 
 
 @attrs.frozen
 class Assessment:
+    """The questions of an assessment; `warnings` name what the vendor sent that could
+    not be read in full (a question kept without a resolved answer), one line each."""
+
     questions: tuple[Question, ...]
     extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+    warnings: tuple[str, ...] = ()
 
 
 Result: TypeAlias = Course | Assessment
+"""What a successful job gives: a `Course` or an `Assessment`, by the request's kind."""
 
 
 @attrs.frozen
@@ -293,6 +305,7 @@ class AssessmentRequest:
 
 
 Request: TypeAlias = CourseRequest | AssessmentRequest
+"""What `Client.submit` takes: a `CourseRequest` or an `AssessmentRequest`."""
 
 
 @attrs.frozen

@@ -107,6 +107,7 @@ class Registry:
         self._providers = None
 
     def unregister_plugin(self, plugin: object) -> None:
+        """Remove a plugin added by `register_plugin` (or loaded from an entry point)."""
         self._manager.unregister(plugin)
         self._providers = None
 
@@ -144,6 +145,7 @@ class Registry:
         return self._collect()[1]
 
     def get(self, name: str) -> ProviderInfo:
+        """The provider called `name`; `ConfigurationError` naming the nearest or the fix."""
         providers, failures = self._collect()
         info = providers.get(name)
         if info is not None:

@@ -131,16 +131,19 @@ class ProviderContract:
 
     @staticmethod
     def simulator(client: Client) -> Sandbox:
+        """The simulator behind a client made by `connect`."""
         assert client.sandbox is not None  # noqa: S101 - connect() above always makes one
         return client.sandbox
 
     def script(self, client: Client, outcome: str, **options: Any) -> None:
+        """Make the simulator's next job end with `outcome` (a `JobScript`'s options)."""
         from .sandbox import JobScript  # noqa: PLC0415 - Starlette only for sandbox tests
 
         self.simulator(client).script(JobScript(outcome=outcome, **options))  # type: ignore[arg-type]
 
     @staticmethod
     def assert_result_kind(result: object, request: Request) -> None:
+        """Fail unless `result` is what `request` asks for: a `Course` or an `Assessment`."""
         expected = Course if isinstance(request, CourseRequest) else Assessment
         assert isinstance(result, expected), f"a {type(request).__name__} must give a {expected}"  # noqa: S101
 
@@ -231,14 +234,15 @@ class ProviderContract:
 
     @pytest.mark.anyio
     async def test_server_errors_are_retried_then_reported(self) -> None:
-        """Polls failing with 5xx are retried; when every attempt fails the error is typed."""
+        """Polls failing with 5xx are retried; when every attempt fails the error is typed
+        (a refresh raises it; a wait sits the outage out)."""
         async with self.connect() as client:
             job = await client.submit(self.request)
             simulator = self.simulator(client)
             simulator.faults.error_rate = 1.0
             before = len(simulator.requests)
             with pytest.raises(ProviderUnavailable):
-                await job.wait()
+                await job.refresh()
             assert len(simulator.requests) - before == self.attempts  # noqa: S101
             simulator.faults.error_rate = 0.0
             result = await job.result()  # the job was never lost

@@ -70,6 +70,7 @@ class JobRecord:
 
     @property
     def status(self) -> JobStatus | None:
+        """The job's status in its last snapshot; None before the vendor answered."""
         return self.snapshot.status if self.snapshot is not None else None
 
     @property
@@ -79,6 +80,7 @@ class JobRecord:
 
     @property
     def title(self) -> str | None:
+        """A title to show: the result's, else the request's subject or topic."""
         return _title(self.request, self.snapshot)
 
     @property
