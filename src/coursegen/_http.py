@@ -88,7 +88,8 @@ class RetryPolicy:
 
     - `attempts`, `initial`, `maximum`, `multiplier`: the backoff between attempts.
     - `attempt_timeout`: one exchange gets no answer within it (a stalled server, a
-      transport without a timeout): it is a transport fault, retried like one.
+      transport without a timeout): it is a transport fault, retried like one. This and
+      `deadline` are seconds of the client's clock, never divided by a sandbox's speed.
     - `deadline`: every attempt of one request, backoffs and budget waits between them
       included, ends by then (`RequestTimeout`); counted from the first send, so a
       create queued behind a thousand others in its budget is not cut short.
@@ -212,7 +213,9 @@ class Sender:
             reserved_at = await budget.acquire()
         failures: list[CourseGenError] = []
         in_air = _InAir()
-        with anyio.move_on_after(self._to_loop(self.retry.deadline)) as scope:
+        # Not scaled by `time_scale`: a stalled network is as slow next to a sped-up
+        # sandbox as next to the vendor (a loaded machine must not trip them).
+        with anyio.move_on_after(self.retry.deadline) as scope:
             return await self._attempts(
                 operation,
                 request,
@@ -399,7 +402,7 @@ class Sender:
         if operation is Operation.SUBMIT and not idempotent and self.fresh is not None:
             http = self.fresh
         request.extensions = {**request.extensions, "trace": progress.trace}
-        with anyio.move_on_after(self._to_loop(self.retry.attempt_timeout)) as scope:
+        with anyio.move_on_after(self.retry.attempt_timeout) as scope:  # unscaled, as above
             response = await http.send(request, stream=True)
             try:
                 received = await _read_raw(response, self.adapter.name)
@@ -446,13 +449,29 @@ class Sender:
                     if name.lower() != "content-encoding"  # the body is decoded now
                 ]
             )
-        return httpx.Response(
+        decoded = httpx.Response(
             response.status_code,
             headers=self._masked_headers(headers),
             content=self.redactor.bytes(content),
             request=request,
             extensions=response.extensions,
         )
+        try:
+            decoded.text  # noqa: B018 - decoded once here, so that reading it never raises
+        except (UnicodeError, LookupError):
+            # The declared charset cannot decode the body (UTF-16 without a BOM): the
+            # text is read as UTF-8 with replacements, like a body that declares none.
+            decoded = httpx.Response(
+                decoded.status_code,
+                headers=[
+                    (name, value.split(";", 1)[0] if name.lower() == "content-type" else value)
+                    for name, value in decoded.headers.multi_items()
+                ],
+                content=decoded.content,
+                request=request,
+                extensions=response.extensions,
+            )
+        return decoded
 
     def _masked_headers(self, headers: httpx.Headers) -> httpx.Headers:
         if not self.redactor:
