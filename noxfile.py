@@ -190,3 +190,14 @@ def docs(session: nox.Session) -> None:
     _sync(session, "--group", "docs")
     # Material's banner about its successor is not a warning of this build.
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(python=PYTHON)
+def screenshots(session: nox.Session) -> None:
+    """The tutorial and the feature matrix in headless Chromium, as PNGs in docs/images/."""
+    _sync(session, "--group", "docs")
+    site = Path(session.create_tmp()).resolve() / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run("python", "docs/hooks/screenshots.py", str(site), "docs/images")

@@ -51,6 +51,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._features import CourseGenWarning, UnsupportedFeatureWarning
+from ._fleet import FleetJob
 from ._hooks import Register, SandboxFactory, hookimpl, hookspec
 from ._http import RetryPolicy
 from ._job import CourseJob, Job
@@ -103,6 +104,7 @@ __all__ = [
     "CourseRequest",
     "ExportResult",
     "Exporter",
+    "FleetJob",
     "InvalidRequest",
     "Job",
     "JobError",

@@ -132,6 +132,10 @@ class Adapter(Protocol):
     Class attributes describe the vendor; instances are bound to one set of `Settings`.
     """
 
+    # Optional, not part of the protocol's checks: `retry_policy`, a `RetryPolicy`
+    # class attribute with the vendor's own retry rules (how often a 5xx may be
+    # retried, from which delay), the client's default unless `connect(retry=...)`.
+
     name: ClassVar[str]
     """The provider name, also its URL scheme: `learningstudio://KEY@host`."""
     default_base_url: ClassVar[str]

@@ -88,10 +88,12 @@ class VendorAPI:
         missing_key: str | None = None,
         prefix: str = "",
         secrets: Iterable[Secret | None] = (),
+        keyed: bool = True,
     ) -> Self:
         """The API `settings` describe. With `missing_key` a key is required, and its
         absence raises `ConfigurationError` with that message; a base URL that is not
-        http(s) is refused. Without a configured host, `default_base_url` is used."""
+        http(s) is refused. Without a configured host, `default_base_url` is used. With
+        `keyed=False` (a vendor that takes no key) no key is ever sent, even if one is set."""
         if missing_key is not None and not settings.api_key:
             raise ConfigurationError(missing_key)
         base_url = settings.base_url if settings.base_url.host else httpx.URL(default_base_url)
@@ -103,7 +105,7 @@ class VendorAPI:
             provider,
             vendor,
             base_url,
-            api_key=settings.api_key,
+            api_key=settings.api_key if keyed else None,
             prefix=prefix,
             secrets=secrets,
         )

@@ -31,6 +31,7 @@ from ._errors import (
     UnsupportedFeature,
 )
 from ._features import check_request
+from ._fleet import FleetJob, FleetWatcher, scope_key
 from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest, JobStatus
@@ -111,9 +112,15 @@ class Client:
         store: Store | str | None = None,
         recover: bool = True,
         expect_webhooks: bool = False,
+        fleet: bool = False,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ConfigurationError("pass either transport or http_client, not both")
+        if fleet and store is None:
+            raise ConfigurationError(
+                "fleet=True records intents for a worker fleet: it needs the fleet's store "
+                "(store='postgresql://...')"
+            )
         self._adapter = adapter
         self._settings = settings
         self._transport = transport
@@ -121,12 +128,19 @@ class Client:
         self._sandbox = sandbox
         # A simulator shared between clients runs in its creator's hands, not ours.
         self._own_sandbox = own_sandbox
-        self._retry = retry or RetryPolicy()
+        # The user's policy, else the vendor's own rules (an adapter's `retry_policy`).
+        default = getattr(adapter, "retry_policy", None)
+        self._retry = retry or (default if isinstance(default, RetryPolicy) else RetryPolicy())
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
         if isinstance(store, str):
             store = open_store(store)
         self._durable = Durability(store) if store is not None else None
-        self._recover = recover
+        # A fleet's web process: it records intents and leaves sending to the scope's
+        # owner (a `coursegen worker`), which also does the recovery.
+        self._fleet: FleetWatcher | None = (
+            FleetWatcher(self._durable.store) if fleet and self._durable is not None else None
+        )
+        self._recover = recover and not fleet
         self._engine = Engine(
             rng=self._rng,
             max_in_flight=max_in_flight,
@@ -176,10 +190,16 @@ class Client:
             if self._sandbox is not None and self._own_sandbox:
                 await stack.enter_async_context(self._sandbox)
             host = self._settings.base_url.host
+            # Budgets are shared with the process's other clients of this endpoint (an
+            # in-process simulator is an endpoint of its own).
+            url = self._settings.base_url
+            endpoint = f"{url.scheme}://{host}:{url.port or ''}"
+            if self._sandbox is not None:
+                endpoint += f"#sandbox-{id(self._sandbox):x}"
             sender = Sender(
                 http,
                 self._adapter,
-                RateBudgets(),
+                RateBudgets(endpoint),
                 pinned_host=host,
                 retry=self._retry,
                 time_scale=self._settings.time_scale,
@@ -202,6 +222,8 @@ class Client:
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
             await task_group.start(self._engine.run)
+            if self._fleet is not None:
+                task_group.start_soon(self._fleet.run)
             if self._durable is not None:
                 await self._durable.recover(
                     runtime,
@@ -263,7 +285,7 @@ class Client:
 
     # -- jobs ---------------------------------------------------------------------------
 
-    async def submit(self, request: Request, *, key: str | None = None) -> Job:
+    async def submit(self, request: Request, *, key: str | None = None) -> Job | FleetJob:
         """Create a job at the vendor and return its handle.
 
         The request is checked against the provider's capabilities first, so a field the
@@ -283,6 +305,8 @@ class Client:
         if capabilities.idempotent_submit and request.idempotency_key is None:
             request = attrs.evolve(request, idempotency_key=key or uuid.uuid4().hex)
         awaits_webhook = self._expect_webhooks or request.callback_url is not None
+        if self._fleet is not None:
+            return await self._record_intent(runtime, request, key)
         if self._durable is not None:
             tracked = await self._durable.submit(
                 runtime,
@@ -303,6 +327,24 @@ class Client:
             runtime, stamp(snapshot), submitted=True, awaits_webhook=awaits_webhook
         )
         return Job(self._engine, tracked)
+
+    async def _record_intent(
+        self, runtime: ProviderRuntime, request: Request, key: str | None
+    ) -> FleetJob:
+        """Fleet mode: the intent is the whole of a submit; the scope's owner sends it."""
+        assert self._fleet is not None  # noqa: S101 - the caller checked
+        self._adapter.submit(request)  # built first: input the adapter refuses never becomes a row
+        record_id = key or uuid.uuid4().hex
+        rate_scope = self._adapter.rate_scope
+        await self._fleet.store.add_intent(
+            record_id=record_id,
+            provider=runtime.name,
+            endpoint=runtime.host,
+            scope=rate_scope,
+            request=request,
+            notify=scope_key(runtime.name, runtime.host, rate_scope),
+        )
+        return FleetJob(self._fleet, record_id, runtime.name)
 
     def check(self, request: Request) -> Request:
         """The request as `submit` would send it, checked without sending anything.
@@ -332,10 +374,16 @@ class Client:
                 f"this token is for a job at {parsed.origin}; this client talks to "
                 f"{runtime.scheme}://{runtime.host}" + (f":{runtime.port}" if runtime.port else "")
             )
-        tracked = self._engine.find(self.provider, parsed.job_id)
+        job_id = parsed.job_id
+        if self._engine.find(self.provider, job_id) is None and self._durable is not None:
+            # A token of an earlier stage of a staged job: the store knows its later id.
+            record = await self._durable.store.find(self.provider, runtime.host, job_id)
+            if record is not None and record.job_id is not None:
+                job_id = record.job_id
+        tracked = self._engine.find(self.provider, job_id)
         if tracked is not None:
             return Job(self._engine, tracked)
-        snapshot = await self._fetch(runtime, parsed.job_id)
+        snapshot = await self._fetch(runtime, job_id)
         job = self._job(runtime, snapshot)
         if self._durable is not None and self._durable.record_of(job._tracked) is None:  # noqa: SLF001
             record_id = await self._durable.store.adopt(
@@ -556,6 +604,8 @@ class Client:
         return Job(self._engine, self._engine.track(runtime, snapshot))
 
     def _own(self, job: CourseJob) -> Job:
+        if isinstance(job, FleetJob):
+            raise TypeError(f"{job!r} is followed by the fleet: await job.wait() instead")
         if not isinstance(job, Job) or job._engine is not self._engine:  # noqa: SLF001
             raise ValueError(f"{job!r} belongs to another client")
         return job

@@ -152,6 +152,7 @@ class Tracked:
         "error",
         "failures",
         "following",
+        "former_ids",
         "heap_seq",
         "hinted_at",
         "interest",
@@ -164,6 +165,7 @@ class Tracked:
         "runtime",
         "settled_signal",
         "snapshot",
+        "stage_ends",
         "state",
         "submitted_at",
     )
@@ -186,6 +188,10 @@ class Tracked:
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
+        # The ids of the stages before this one (a `StagedAdapter`'s job), oldest first.
+        self.former_ids: tuple[str, ...] = ()
+        # The last snapshot of each of those stages (a document chunked), in order.
+        self.stage_ends: tuple[Snapshot, ...] = ()
         self.snapshot = snapshot
         # The error a waiter is told (cleared when a new waiter asks again).
         self.error: CourseGenError | None = None
@@ -453,12 +459,18 @@ class Engine:
         request = adapter.next_stage(snapshot)
         if request is None:
             return snapshot
+        # The end of a stage is a step of the job: watchers see it (a document chunked)
+        # before the next stage's create is sent, and then the switch of id.
+        ended = stamp(snapshot)
+        self.observe(tracked, ended)
         following = await tracked.runtime.sender.send(
             Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
         )
-        key = (tracked.runtime.name, tracked.job_id)
-        if self._tracked.get(key) is tracked:
-            del self._tracked[key]
+        # The former id still names this job: a token taken before the switch resumes
+        # it here rather than starting the next stage a second time.
+        tracked.former_ids += (tracked.job_id,)
+        # Kept for watchers that had not woken before the next stage replaced it.
+        tracked.stage_ends += (ended,)
         tracked.job_id = following.job_id
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following

@@ -95,6 +95,12 @@ class RetryPolicy:
       create queued behind a thousand others in its budget is not cut short.
     - `max_hint`: the longest server hint obeyed (`Retry-After`, a rate-limit reset,
       a poll-after): a 429 saying "retry in a year" waits this long at most.
+    - `server_errors`: caps the retries of a 5xx answer within `attempts` (None: no cap
+      of its own), for vendors that say "retry 500 at most 3 times" while 429s and
+      network faults may be retried longer.
+
+    A provider carries its vendor's rules as its adapter's `retry_policy`; a policy
+    given to `connect(retry=...)` replaces it.
     """
 
     attempts: int = 5
@@ -104,6 +110,7 @@ class RetryPolicy:
     attempt_timeout: float = 60.0
     deadline: float = 600.0
     max_hint: float = 300.0
+    server_errors: int | None = None
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter (AWS architecture blog): spreads a crowd of retries evenly."""
@@ -243,6 +250,7 @@ class Sender:
         in_air: _InAir,
     ) -> T:
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
+        server_errors = 0
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
@@ -265,7 +273,10 @@ class Sender:
             if not isinstance(outcome, _Retry):
                 return outcome
             failures.append(outcome.failure)
-            if attempt == self.retry.attempts:
+            if isinstance(outcome.failure, ProviderUnavailable):
+                server_errors += 1
+            cap = self.retry.server_errors
+            if attempt == self.retry.attempts or (cap is not None and server_errors > cap):
                 raise outcome.failure
             delay = max(self._backoff(attempt), self._hint(outcome.hint) or 0.0)
             logger.info(

@@ -237,16 +237,24 @@ class Job:
     async def watch(self) -> AsyncIterator[Snapshot]:
         """Yield the job's snapshot each time it changes, ending with the terminal one.
 
-        A consumer slower than the vendor sees the latest state, not every step between.
+        A consumer slower than the vendor sees the latest state, not every step between,
+        except the end of each stage of a staged job (a PDF chunked), which it always sees.
         To stop early, iterate inside `contextlib.aclosing(job.watch())`, so that the job
         stops being polled on your behalf at once rather than when the iterator is
         collected.
         """
         tracked = self._tracked
         seen: Snapshot | None = None
+        ends = len(tracked.stage_ends)
         with self._engine.interest(tracked):
             while True:
                 changed = tracked.changed
+                # A staged job's stage that ended while we slept is a step shown too.
+                for ended in tracked.stage_ends[ends:]:
+                    ends += 1
+                    if not ended.same_state(seen):
+                        seen = ended
+                        yield ended
                 snapshot = tracked.snapshot
                 if not snapshot.same_state(seen):
                     seen = snapshot

@@ -331,9 +331,11 @@ class Snapshot:
     observed_at: datetime | None = attrs.field(default=None, eq=False)
 
     def same_state(self, other: Snapshot | None) -> bool:
-        """True when `other` tells nothing new: same status, progress, result and error."""
+        """True when `other` tells nothing new: same job id (a staged job switches ids),
+        status, progress, result and error."""
         return (
             other is not None
+            and self.job_id == other.job_id
             and self.status is other.status
             and self.vendor_status == other.vendor_status
             and self.progress == other.progress

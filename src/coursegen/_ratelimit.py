@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 if TYPE_CHECKING:
@@ -151,13 +153,23 @@ class RateBudget:
 
 
 class RateBudgets:
-    """The budgets of one client, created on first use from the provider's documented limits.
+    """The budgets one client spends from, each shared by every client of the process
+    that talks to the same endpoint on the same key or workspace.
 
-    Keyed by (provider, scope, pool or operation): two clients built on the same key in one
-    process each keep their own budget (they may run on different event loops).
+    The vendor counts a key's (or a workspace's) requests together, whichever client
+    sent them: two clients in one process each keeping its own budget would together
+    draw 429s. So a budget is looked up in a process-wide registry keyed by the event
+    loop (budgets live on one loop's clock and lock), the endpoint (`endpoint`: the host,
+    and the simulator for an in-process one), the provider, `Adapter.rate_scope` and the
+    pool or operation. The registry holds budgets weakly: they go with their last client.
     """
 
-    def __init__(self) -> None:
+    _shared: ClassVar[weakref.WeakValueDictionary[tuple[object, ...], RateBudget]] = (
+        weakref.WeakValueDictionary()
+    )
+
+    def __init__(self, endpoint: str = "") -> None:
+        self._endpoint = endpoint
         self._budgets: dict[tuple[str, str, str], RateBudget] = {}
 
     def items(self) -> list[tuple[tuple[str, str, str], RateBudget]]:
@@ -172,5 +184,10 @@ class RateBudgets:
         key = (provider, scope, str(limit.pool or operation))
         budget = self._budgets.get(key)
         if budget is None:
-            budget = self._budgets[key] = RateBudget(limit.limit, limit.window / scale)
+            window = limit.window / scale
+            shared = (anyio.lowlevel.current_token(), self._endpoint, *key, limit.limit, window)
+            budget = self._shared.get(shared)
+            if budget is None:
+                budget = self._shared[shared] = RateBudget(limit.limit, window)
+            self._budgets[key] = budget
         return budget

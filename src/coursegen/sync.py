@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from ._adapter import Capabilities, PollPolicy
     from ._client import Client
+    from ._fleet import FleetJob
     from ._job import Job
     from ._models import (
         Course,
@@ -237,6 +238,7 @@ class SyncClient:
 
     @property
     def closed(self) -> bool:
+        """True once `close()` ran (or the process is exiting)."""
         return self._closed
 
     def close(self) -> None:
@@ -286,22 +288,27 @@ class SyncClient:
 
     @property
     def provider(self) -> str:
+        """The provider's name (`"learningstudio"`)."""
         return self._client.provider
 
     @property
     def capabilities(self) -> Capabilities:
+        """What the provider can do (`Client.capabilities`)."""
         return self._client.capabilities
 
     @property
     def policy(self) -> PollPolicy:
+        """When the provider's jobs are polled, and its rate limits (`Client.policy`)."""
         return self._client.policy
 
     @property
     def settings(self) -> Settings:
+        """The merged settings the adapter was built from (`Client.settings`)."""
         return self._client.settings
 
     @property
     def sandbox(self) -> Sandbox | None:
+        """The in-process simulator, for a sandboxed client; else None."""
         return self._client.sandbox
 
     # -- jobs ---------------------------------------------------------------------------
@@ -363,7 +370,7 @@ class SyncJob:
 
     __slots__ = ("_client", "job")
 
-    def __init__(self, client: SyncClient, job: Job) -> None:
+    def __init__(self, client: SyncClient, job: Job | FleetJob) -> None:
         self._client = client
         self.job = job
         """The async handle underneath."""
@@ -373,10 +380,12 @@ class SyncJob:
 
     @property
     def id(self) -> str:
+        """The vendor's id of the job."""
         return self.job.id
 
     @property
     def provider(self) -> str:
+        """The name of the provider running the job."""
         return self.job.provider
 
     @property
@@ -386,6 +395,7 @@ class SyncJob:
 
     @property
     def status(self) -> JobStatus:
+        """The status in the latest snapshot (reading it sends nothing)."""
         return self.job.snapshot.status
 
     @property

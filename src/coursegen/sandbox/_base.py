@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import functools
 import json
+import math
 import random
 from collections import deque
 from contextlib import AsyncExitStack
@@ -125,6 +126,16 @@ class Sandbox(abc.ABC):
     def internal_error(self, request: Request) -> Response:  # noqa: ARG002 - subclasses read it
         """The vendor's answer to an injected server error; nothing has been processed."""
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+    def rate_limited(self, request: Request, retry_after: float) -> Response:  # noqa: ARG002 - subclasses read it
+        """The vendor's 429 for an injected refusal (`Faults.rate_limited`), saying in the
+        vendor's own way to wait `retry_after` vendor seconds; nothing has been processed.
+        This default is a proxy's: plain text and a `Retry-After` header."""
+        return PlainTextResponse(
+            "Too Many Requests",
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
 
     def encode_webhook(
         self,
@@ -299,13 +310,14 @@ class Sandbox(abc.ABC):
         if not self._outbox.running:
             self._outbox.promote_due(arrived)
         body = await _read_body(receive)
-        fault, as_html = self._draw_fault()
+        exchange = CURRENT_EXCHANGE.get()
+        fault, as_html = self._draw_fault(reset_after=exchange is not None and exchange.reset_after)
 
         replay = _Replay(body, receive)
         answer = _Answer()
         try:
-            if fault == "error":
-                response = self.internal_error(Request(scope, replay))
+            if fault in ("error", "rate_limited"):
+                response = self._fault_response(fault, Request(scope, replay))
                 await response(scope, replay, answer.send)
             else:
                 await inner(scope, replay, answer.send)
@@ -332,24 +344,6 @@ class Sandbox(abc.ABC):
         if fault == "error":
             await self._close_after_error(connection)
 
-    def _draw_fault(self) -> tuple[FaultKind | None, bool]:
-        """The fault of this request, and whether a garbled body is an HTML page."""
-        exchange = CURRENT_EXCHANGE.get()
-        # Every draw on every request, whatever the rates: the sequence stays put.
-        error = self.fault_random.random() < self.faults.error_rate
-        malformed = self.fault_random.random() < self.faults.malformed_rate
-        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
-        fault: FaultKind | None
-        if exchange is not None and exchange.reset_after:
-            fault = "reset_after"  # the request must be processed: nothing else applies
-        elif error:
-            fault = "error"
-        elif malformed:
-            fault = "malformed"
-        else:
-            fault = None
-        return fault, as_html
-
     async def _lost_with_its_connection(self, connection: object) -> bool:
         """A request on a connection the server is about to close after a 500: read
         into a buffer, never processed, lost with the connection (True: drop it)."""
@@ -370,6 +364,29 @@ class Sandbox(abc.ABC):
         finally:
             self._closing.discard(connection)
         raise _ConnectionClosedAfterError
+
+    def _draw_fault(self, *, reset_after: bool) -> tuple[FaultKind | None, bool]:
+        """The fault of one request, and whether a garbled body is an HTML page."""
+        # Every draw on every request, whatever the rates: the sequence stays put.
+        error = self.fault_random.random() < self.faults.error_rate
+        malformed = self.fault_random.random() < self.faults.malformed_rate
+        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
+        fault: FaultKind | None = None
+        if reset_after:
+            fault = "reset_after"  # the request must be processed: nothing else applies
+        elif self.faults.rate_limited > 0:
+            self.faults.rate_limited -= 1
+            fault = "rate_limited"
+        elif error:
+            fault = "error"
+        elif malformed:
+            fault = "malformed"
+        return fault, as_html
+
+    def _fault_response(self, fault: FaultKind, request: Request) -> Response:
+        if fault == "rate_limited":
+            return self.rate_limited(request, self.faults.retry_after)
+        return self.internal_error(request)
 
 
 class _ConnectionClosedAfterError(Exception):

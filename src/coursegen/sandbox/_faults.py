@@ -8,7 +8,7 @@ import attrs
 
 __all__ = ["FaultKind", "Faults"]
 
-FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed"]
+FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed", "rate_limited"]
 """The fault injected on one request, as `RecordedRequest.fault` names it."""
 
 
@@ -44,6 +44,10 @@ class Faults:
       (what uvicorn does when a FastAPI app raises, as the real EduMate server does):
       a request sent on that pooled connection meanwhile is never read. None: it stays
       open.
+    - `rate_limited`: how many of the next requests the vendor answers 429 (its own
+      `Sandbox.rate_limited` answer), telling the client to wait `retry_after` vendor
+      seconds; nothing is processed. A count, not a rate: a test refuses exactly the
+      requests it means to, then the vendor answers as usual.
 
     The two connection faults exist only in-process (`Sandbox.transport()`); a served
     sandbox injects the other three.
@@ -57,3 +61,5 @@ class Faults:
     error_closes_after: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_seconds)
     )
+    rate_limited: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    retry_after: float = attrs.field(default=10.0, validator=_seconds)
