@@ -6,6 +6,7 @@ versions come from `pyproject.toml` and `uv.lock`, never from here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -60,6 +61,31 @@ def soak(session: nox.Session) -> None:
         *session.posargs,
         env={"COURSEGEN_SOAK_JOBS": jobs},
     )
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The fuzz suite with a larger budget: `nox -s fuzz -- 100` runs 100 examples per
+    provider, answer kind and backend (default 200), then prints what ran and the
+    untyped exceptions (any is a failure)."""
+    _sync(session)
+    examples = session.posargs[0] if session.posargs else "200"
+    report = Path(session.create_tmp()) / "fuzz-report.json"
+    report.unlink(missing_ok=True)
+    env = {
+        "HYPOTHESIS_PROFILE": "fuzz",
+        "COURSEGEN_FUZZ_EXAMPLES": examples,
+        "COURSEGEN_FUZZ_REPORT": str(report),
+    }
+    try:
+        session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py", env=env)
+    finally:
+        if report.exists():
+            counts = json.loads(report.read_text())
+            for name, run in sorted(counts["examples"].items()):
+                if name != "untyped":
+                    session.log(f"{name}: {run} examples")
+            session.log(f"untyped exceptions: {counts['untyped']}")
 
 
 @nox.session(python=PYTHON)

@@ -88,7 +88,8 @@ class RetryPolicy:
 
     - `attempts`, `initial`, `maximum`, `multiplier`: the backoff between attempts.
     - `attempt_timeout`: one exchange gets no answer within it (a stalled server, a
-      transport without a timeout): it is a transport fault, retried like one.
+      transport without a timeout): it is a transport fault, retried like one. This and
+      `deadline` are seconds of the client's clock, never divided by a sandbox's speed.
     - `deadline`: every attempt of one request, backoffs and budget waits between them
       included, ends by then (`RequestTimeout`); counted from the first send, so a
       create queued behind a thousand others in its budget is not cut short.
@@ -139,6 +140,13 @@ class _Progress:
         in-process sandbox) only the kind of exception can tell.
         """
         return self.traced and not self.written
+
+
+@attrs.define
+class _InAir:
+    """Whether an attempt that must not be repeated is being sent right now."""
+
+    unsafe: bool = False
 
 
 class _Stalled(Exception):
@@ -211,7 +219,10 @@ class Sender:
         if budget is not None and reserved_at is None:
             reserved_at = await budget.acquire()
         failures: list[CourseGenError] = []
-        with anyio.move_on_after(self._to_loop(self.retry.deadline)) as scope:
+        in_air = _InAir()
+        # Not scaled by `time_scale`: a stalled network is as slow next to a sped-up
+        # sandbox as next to the vendor (a loaded machine must not trip them).
+        with anyio.move_on_after(self.retry.deadline) as scope:
             return await self._attempts(
                 operation,
                 request,
@@ -220,9 +231,10 @@ class Sender:
                 reserved_at=reserved_at,
                 idempotent=idempotent,
                 failures=failures,
+                in_air=in_air,
             )
         if scope.cancelled_caught:
-            raise self._deadline_passed(operation, request, idempotent, failures)
+            raise self._deadline_passed(request, failures, unknown=in_air.unsafe)
         raise AssertionError("unreachable: the attempts return or raise")
 
     async def _attempts(
@@ -235,6 +247,7 @@ class Sender:
         reserved_at: float | None,
         idempotent: bool,
         failures: list[CourseGenError],
+        in_air: _InAir,
     ) -> T:
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
         server_errors = 0
@@ -242,6 +255,7 @@ class Sender:
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
                 sent_at = await budget.acquire(retry=True)
+            in_air.unsafe = not safe_to_repeat
             try:
                 outcome = await self._attempt(
                     operation,
@@ -253,6 +267,7 @@ class Sender:
                     idempotent=idempotent,
                 )
             finally:
+                in_air.unsafe = False
                 if budget is not None and sent_at is not None:
                     budget.settle(sent_at, anyio.current_time())
             if not isinstance(outcome, _Retry):
@@ -279,10 +294,10 @@ class Sender:
 
     def _deadline_passed(
         self,
-        operation: Operation,
         request: httpx.Request,
-        idempotent: bool,
         failures: list[CourseGenError],
+        *,
+        unknown: bool,
     ) -> CourseGenError:
         provider = self.adapter.name
         last = f"; the last attempt: {failures[-1]}" if failures else ""
@@ -290,8 +305,9 @@ class Sender:
             f"{provider}: {request.method} {request.url.path} got no final answer within "
             f"its {self.retry.deadline:g} s deadline (RetryPolicy.deadline){last}"
         )
-        if operation is Operation.SUBMIT and not idempotent:
-            # An attempt may have been in the air when the deadline struck.
+        if unknown:
+            # A create that a retry could duplicate was in the air when the deadline
+            # struck: it may have reached the vendor.
             return SubmitOutcomeUnknown(
                 message + ". The vendor may hold a job for it.", provider=provider, request=request
             )
@@ -397,7 +413,7 @@ class Sender:
         if operation is Operation.SUBMIT and not idempotent and self.fresh is not None:
             http = self.fresh
         request.extensions = {**request.extensions, "trace": progress.trace}
-        with anyio.move_on_after(self._to_loop(self.retry.attempt_timeout)) as scope:
+        with anyio.move_on_after(self.retry.attempt_timeout) as scope:  # unscaled, as above
             response = await http.send(request, stream=True)
             try:
                 received = await _read_raw(response, self.adapter.name)
@@ -444,13 +460,29 @@ class Sender:
                     if name.lower() != "content-encoding"  # the body is decoded now
                 ]
             )
-        return httpx.Response(
+        decoded = httpx.Response(
             response.status_code,
             headers=self._masked_headers(headers),
             content=self.redactor.bytes(content),
             request=request,
             extensions=response.extensions,
         )
+        try:
+            decoded.text  # noqa: B018 - decoded once here, so that reading it never raises
+        except (UnicodeError, LookupError):
+            # The declared charset cannot decode the body (UTF-16 without a BOM): the
+            # text is read as UTF-8 with replacements, like a body that declares none.
+            decoded = httpx.Response(
+                decoded.status_code,
+                headers=[
+                    (name, value.split(";", 1)[0] if name.lower() == "content-type" else value)
+                    for name, value in decoded.headers.multi_items()
+                ],
+                content=decoded.content,
+                request=request,
+                extensions=response.extensions,
+            )
+        return decoded
 
     def _masked_headers(self, headers: httpx.Headers) -> httpx.Headers:
         if not self.redactor:

@@ -101,6 +101,8 @@ class Sandbox(abc.ABC):
         self.random: Final = random.Random(seed)  # noqa: S311 - simulated behaviour, not security
         self.fault_random: Final = random.Random(f"faults/{seed}")  # noqa: S311 - as above
         self.requests: Final[list[RecordedRequest]] = []
+        # Served connections answered a 500 and about to close (`Faults.error_closes_after`).
+        self._closing: set[object] = set()
         self._scripts: deque[JobScript] = deque()
         self._webhook_transport = webhook_transport
         self._outbox: Final = WebhookOutbox(
@@ -300,6 +302,10 @@ class Sandbox(abc.ABC):
                 scope, receive, send
             )
             return
+        # The client's address names a served connection; in-process exchanges have none.
+        connection = scope.get("client") if CURRENT_EXCHANGE.get() is None else None
+        if await self._lost_with_its_connection(connection):
+            return
         arrived = self.vendor_now()
         if not self._outbox.running:
             self._outbox.promote_due(arrived)
@@ -337,6 +343,29 @@ class Sandbox(abc.ABC):
         if self.faults.latency > 0:
             await self.clock.sleep(self.faults.latency)
         await answer.replay(send)
+        if fault == "error":
+            await self._close_after_error(connection)
+
+    async def _lost_with_its_connection(self, connection: object) -> bool:
+        """A request on a connection the server is about to close after a 500: read
+        into a buffer, never processed, lost with the connection (True: drop it)."""
+        if connection is None or connection not in self._closing:
+            return False
+        await self.clock.sleep(self.faults.error_closes_after or 0.0)
+        return True
+
+    async def _close_after_error(self, connection: object) -> None:
+        """`Faults.error_closes_after`, served: uvicorn closes the connection of an app
+        that raised after answering, unread requests and all."""
+        closes_after = self.faults.error_closes_after
+        if closes_after is None or connection is None:
+            return
+        self._closing.add(connection)
+        try:
+            await self.clock.sleep(closes_after)
+        finally:
+            self._closing.discard(connection)
+        raise _ConnectionClosedAfterError
 
     def _draw_fault(self, *, reset_after: bool) -> tuple[FaultKind | None, bool]:
         """The fault of one request, and whether a garbled body is an HTML page."""
@@ -363,6 +392,10 @@ class Sandbox(abc.ABC):
         if fault == "rate_limited":
             return self.rate_limited(request, self.faults.retry_after)
         return self.internal_error(request)
+
+
+class _ConnectionClosedAfterError(Exception):
+    """Raised after a 500 was sent, so that the server closes the keep-alive connection."""
 
 
 class _App:

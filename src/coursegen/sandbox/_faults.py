@@ -41,6 +41,11 @@ class Faults:
     - `malformed_rate`: the vendor processes the request, then a 200 with an unreadable
       body comes back (an HTML proxy page, or the real JSON cut short).
     - `latency`: vendor seconds added before each response.
+    - `error_closes_after`: served only: after a 500 the server closes the keep-alive
+      connection this many vendor seconds later, without a `Connection: close` header
+      (what uvicorn does when a FastAPI app raises, as the real EduMate server does):
+      a request sent on that pooled connection meanwhile is never read. None: it stays
+      open.
     - `rate_limited`: how many of the next requests the vendor answers 429 (its own
       `Sandbox.rate_limited` answer), telling the client to wait `retry_after` vendor
       seconds; nothing is processed. A count, not a rate: a test refuses exactly the
@@ -59,6 +64,9 @@ class Faults:
     reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
     latency: float = attrs.field(default=0.0, validator=_seconds)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    error_closes_after: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_seconds)
+    )
     rate_limited: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     retry_after: float = attrs.field(default=10.0, validator=_seconds)
     stall_rate: float = attrs.field(default=0.0, validator=_rate)
