@@ -154,13 +154,32 @@ async def test_transport_errors_on_polls_are_retried() -> None:
 
 
 async def test_transport_errors_past_the_attempts_are_typed() -> None:
-    """When every attempt fails on the network, the waiter gets a TransportError."""
+    """When every attempt fails on the network, a refresh raises TransportError, and a
+    wait sits the outage out until its own timeout: JobTimeout caused by TransportError."""
     vendor = ToyVendor()
-    vendor.resets_next = 10
+    vendor.resets_next = 10_000
     async with connect(vendor) as client:
         job = await client.submit(REQUEST)
         with pytest.raises(coursegen.TransportError):
-            await job.wait()
+            await job.refresh()
+        with pytest.raises(coursegen.JobTimeout) as caught:
+            await job.wait(timeout=300)
+    assert isinstance(caught.value.__cause__, coursegen.TransportError)
+    assert "TransportError" in str(caught.value)
+    assert isinstance(job.last_error, coursegen.TransportError)
+    assert job.following
+
+
+async def test_a_wait_outlasts_an_outage_longer_than_the_retries() -> None:
+    """Network faults for longer than a poll's retries do not end a wait: it returns
+    the result once the vendor answers again."""
+    vendor = ToyVendor()
+    vendor.resets_next = 40  # eight polls' worth of attempts
+    async with connect(vendor) as client:
+        job = await client.submit(REQUEST)
+        course = await job.result(timeout=None)
+    assert course.id == "j1"
+    assert job.last_error is None
 
 
 async def test_resume_token_in_a_new_client_polls_the_same_job() -> None:

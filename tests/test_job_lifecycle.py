@@ -119,7 +119,7 @@ async def test_a_seen_job_the_vendor_forgot_has_expired() -> None:
     assert caught.value.snapshot is not None
     assert caught.value.snapshot.status is JobStatus.EXPIRED
     assert "was not fetched before the vendor discarded it" in str(caught.value)
-    assert "keeps jobs about 500 s" in str(caught.value)
+    assert "keeps results about 500 s" in str(caught.value)
 
 
 async def test_results_of_forgetful_vendors_are_fetched_with_nobody_waiting() -> None:

@@ -105,7 +105,9 @@ class Capabilities:
     with `strict=False`). `idempotent_submit` says the vendor deduplicates creates, so
     a create may be retried after a lost answer. `export_formats`, `webhooks` and
     `public_pages` announce the optional protocols the adapter implements (`Exporter`,
-    `WebhookReader`, `PublicPages`); the conformance suite checks they agree.
+    `WebhookReader`, `PublicPages`); the conformance suite checks they agree. `keyless`
+    names the operations sent with no credentials (host pinning lets only those leave
+    the configured host).
     """
 
     request_kinds: frozenset[type] = frozenset()
@@ -118,6 +120,9 @@ class Capabilities:
     export_formats: tuple[str, ...] = ()
     public_pages: bool = False
     requires_key: bool = True
+    keyless: frozenset[Operation] = frozenset({Operation.PUBLIC})
+    """Operations sent without credentials: only these may go to a host other than the
+    configured one (a CDN's learner page), and they never carry a secret."""
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ from ._http import RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest, JobStatus
 from ._ratelimit import BudgetUse, RateBudgets
+from ._redact import LogRedaction, Redactor
 from .store import JobRecord, Store, open_store
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class Client:
         )
         self._stack: AsyncExitStack | None = None
         self._runtime: ProviderRuntime | None = None
+        self._redactor = Redactor((settings.api_key, settings.webhook_secret))
         # The vendor calls back at every job's end (a workspace-wide endpoint): polls
         # are only a fallback. A request's own `callback_url` says so for its job.
         self._expect_webhooks = expect_webhooks
@@ -149,11 +151,26 @@ class Client:
             raise RuntimeError("this client is already open")
         stack = AsyncExitStack()
         try:
+            redactor = self._redactor
+            redaction = LogRedaction.installed()
+            redaction.add(redactor)
+            stack.callback(redaction.discard, redactor)
             http = self._http_client
+            fresh = None
             if http is None:
                 http = await stack.enter_async_context(
                     httpx.AsyncClient(
                         transport=self._transport, timeout=_TIMEOUT, follow_redirects=False
+                    )
+                )
+            if self._http_client is None and self._transport is None:
+                # Our own pool: creates that a retry could duplicate get a connection of
+                # their own, never a pooled one the vendor may have closed meanwhile.
+                fresh = await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        timeout=_TIMEOUT,
+                        follow_redirects=False,
+                        limits=httpx.Limits(max_keepalive_connections=0),
                     )
                 )
             if self._sandbox is not None and self._own_sandbox:
@@ -167,6 +184,8 @@ class Client:
                 retry=self._retry,
                 time_scale=self._settings.time_scale,
                 rng=self._rng,
+                redactor=redactor,
+                fresh=fresh,
             )
             base_url = self._settings.base_url
             runtime = ProviderRuntime(
@@ -443,6 +462,9 @@ class Client:
             raise UnsupportedFeature(self.provider, "webhooks")
         try:
             return adapter.read_webhook(headers, body)
+        except MalformedResponse as exc:
+            exc.raw = self._redactor.optional(exc.raw)
+            raise
         except CourseGenError:
             raise
         except Exception as exc:
@@ -451,7 +473,7 @@ class Client:
             raise MalformedResponse(
                 f"the webhook could not be read ({type(exc).__name__})",
                 provider=self.provider,
-                raw=body.decode("utf-8", errors="replace"),
+                raw=self._redactor.text(body.decode("utf-8", errors="replace")),
             ) from exc
 
     async def notify(self, event: WebhookEvent) -> tuple[WebhookEffect, Snapshot | None]:

@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,6 +157,8 @@ def connect(
             "never to a real vendor"
         )
     options = {k: v for k, v in merged.items() if k not in _CORE}
+    for secret_name in ("api_key", "webhook_secret"):
+        _check_secret(merged.get(secret_name), secret_name, name)
     resolved = Settings(
         provider=name,
         base_url=base_url,
@@ -283,6 +286,25 @@ def _check_layer(layer: Mapping[str, Any], valid: frozenset[str] | None, where: 
             raise ConfigurationError(
                 f"setting {key!r} in {where} must be text, not {type(value).__name__}"
             )
+
+
+def _check_secret(value: Any, setting: str, provider: str) -> None:
+    """Refuse a key with whitespace or a control character, never showing it.
+
+    A key read from a file often ends in a newline: sent in a header, it is refused by
+    the HTTP stack with the header line (key included) in the error, and the create is
+    misreported as a lost answer. No vendor's key contains such characters.
+    """
+    text = value.reveal() if isinstance(value, Secret) else value
+    if not isinstance(text, str):
+        return
+    bad = [c for c in text if c.isspace() or unicodedata.category(c).startswith("C")]
+    if bad:
+        where = "at its end" if text.rstrip() != text else "in it"
+        raise ConfigurationError(
+            f"{provider}: the {setting} has whitespace or a control character {where} "
+            f"(a line break from a file?); keys have none. The value is not shown."
+        )
 
 
 def _check_key(

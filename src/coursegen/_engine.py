@@ -16,10 +16,18 @@ When a job falls due:
 Per-request retries of transient faults live in `Sender`; this module never retries a
 request, it only schedules the next question. A poll whose retries all failed is asked
 again later, with backoff (capped at `_RETRY_CAP` vendor seconds, or the provider's
-cadence if longer): waiters are told the error at once, but the job is followed on until
-a terminal answer or its own deadline (`PollPolicy.job_timeout` from its creation, or from
-its last change of state if later: a queued job's timeout has not begun), so a vendor
-outage never silently drops a job. Only a `NotFound` ends following early.
+cadence if longer, and never more than a fifth of the vendor's `result_ttl`, so a result
+is read before the vendor discards it). What happens meanwhile depends on the fault:
+
+- a transient one (`TRANSIENT`: the network, a 5xx, a 429) is an outage, not an answer:
+  waiters keep waiting and the job is followed for as long as the client is open, past
+  its own deadline too (nobody knows how the job fares until the vendor is back); only a
+  terminal answer or a waiter's own timeout ends a wait;
+- any other (a revoked key, a body that never reads) is told to waiters at once, and the
+  job is followed on until its deadline (`PollPolicy.job_timeout` from its creation, or
+  from its last change of state if later: a queued job's timeout has not begun).
+
+So a vendor outage never silently drops a job. Only a `NotFound` ends following early.
 
 `on_change`, if given, is called with a job's record each time what is known of it
 changes (a new state, a failed poll, the end of following): the client's store hears of
@@ -44,7 +52,14 @@ import attrs
 
 from ._adapter import Operation, StagedAdapter
 from ._durations import DurationModel
-from ._errors import CourseGenError, JobTimeout, NotFound
+from ._errors import (
+    CourseGenError,
+    JobTimeout,
+    NotFound,
+    ProviderUnavailable,
+    RateLimited,
+    TransportError,
+)
 from ._job import JobToken
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
@@ -58,7 +73,10 @@ if TYPE_CHECKING:
     from ._http import Sender
     from ._ratelimit import RateBudget
 
-__all__ = ["Engine", "ProviderRuntime", "Tracked", "stamp"]
+__all__ = ["TRANSIENT", "Engine", "ProviderRuntime", "Tracked", "stamp"]
+
+TRANSIENT: tuple[type[CourseGenError], ...] = (TransportError, ProviderUnavailable, RateLimited)
+"""Poll failures that say nothing of the job, only that the vendor cannot answer now."""
 
 _JITTER = 0.1
 # The longest gap a learnt plan may leave between two polls, in vendor seconds, unless
@@ -417,7 +435,7 @@ class Engine:
                 snapshot = await self._next_stage(tracked, runtime.staged, snapshot)
         except NotFound as exc:
             tracked.state = _State.IDLE
-            if runtime.policy.result_ttl is None:
+            if runtime.policy.result_ttl is None or not exc.job_gone:
                 self._fail(tracked, exc, retry=False)
             else:
                 self.observe(tracked, stamp(self._discarded(tracked, exc)))
@@ -447,33 +465,57 @@ class Engine:
 
     @staticmethod
     def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:
-        """A job we saw, that the vendor no longer knows: it discarded it after its TTL."""
-        ttl = tracked.runtime.policy.result_ttl
+        """A job we saw, that the vendor no longer knows: it discarded it after its TTL,
+        or (last seen sooner than that, or not yet finished) lost it."""
+        runtime = tracked.runtime
+        ttl = runtime.policy.result_ttl or 0.0
+        last = tracked.snapshot.status.value
+        ago = (anyio.current_time() - tracked.last_polled) * runtime.time_scale
+        seen = f"this job was last seen {last} {ago:.0f} s ago"
+        if ago < ttl:
+            # Too soon for a result to have expired: the vendor lost the job instead.
+            why = (
+                f"the vendor no longer knows this job, although {seen} and it keeps "
+                f"results about {ttl:g} s: it lost the job (restarted with its queue "
+                "emptied?)"
+            )
+            code = "lost"
+        else:
+            why = (
+                f"its result was not fetched before the vendor discarded it: it keeps "
+                f"results about {ttl:g} s and {seen}"
+            )
+            code = "expired"
         return Snapshot(
             job_id=tracked.job_id,
-            provider=tracked.runtime.name,
+            provider=runtime.name,
             status=JobStatus.EXPIRED,
             vendor_status=tracked.snapshot.vendor_status,
             progress=tracked.snapshot.progress,
-            error=JobErrorInfo(
-                f"the vendor no longer knows this job: it keeps jobs about {ttl:g} s "
-                f"and this one was last seen {tracked.snapshot.status.value}",
-                code="expired",
-            ),
+            error=JobErrorInfo(why, code=code),
             raw=exc.raw,
         )
 
     def _fail(self, tracked: Tracked, exc: CourseGenError, *, retry: bool) -> None:
-        """A poll failed for good: tell the waiters, and ask again later if there is time."""
-        tracked.error = tracked.last_error = exc
+        """A poll failed for good: ask again later, and tell the waiters unless the fault
+        is an outage (`TRANSIENT`), which they sit out until their own timeout."""
+        outage = retry and isinstance(exc, TRANSIENT)
+        tracked.last_error = exc
+        if not outage:
+            tracked.error = exc
         tracked.failures += 1
         now = anyio.current_time()
         if retry:
             policy = tracked.runtime.policy
             cap = max(_RETRY_CAP, policy.interval)
+            if policy.result_ttl is not None:
+                # A result finished during the outage must still be there when we ask.
+                cap = max(min(cap, policy.result_ttl / 5), policy.min_interval)
             pause = min(cap, policy.interval * 2 ** (tracked.failures - 1))
             at = now + tracked.runtime.to_loop(pause) * (1.0 + self._rng.random() * _JITTER)
-            retry = at <= tracked.deadline
+            # Past its deadline a job is still asked about while the vendor is down: how
+            # it fared is unknown until the vendor answers.
+            retry = outage or at <= tracked.deadline
         if retry:
             tracked.next_at = at
             if tracked.interest > 0:

@@ -14,7 +14,8 @@ CourseGenError
 │   ├── Conflict              409
 │   └── ProviderUnavailable   5xx
 ├── TransportError            network fault (retryable)
-│   └── SubmitOutcomeUnknown  a create was cut off after sending: a job may exist
+│   ├── SubmitOutcomeUnknown  a create was cut off after sending: a job may exist
+│   └── RequestTimeout        one request, retries included, passed its deadline
 ├── MalformedResponse         the vendor sent what we cannot read (raw attached)
 ├── WebhookVerificationError  a webhook whose signature is missing or wrong
 ├── StoreError                the job store cannot be opened, migrated or written
@@ -54,6 +55,7 @@ __all__ = [
     "ProviderUnavailable",
     "QuotaExceeded",
     "RateLimited",
+    "RequestTimeout",
     "SerializationError",
     "StoreError",
     "SubmitOutcomeUnknown",
@@ -160,7 +162,16 @@ class InvalidRequest(ProviderError, ValueError):
 
 
 class NotFound(ProviderError):
-    """No such job or course for this key (404)."""
+    """No such job or course for this key (404).
+
+    `job_gone` is True when the vendor itself says it does not know the job (at a vendor
+    that discards jobs, a job seen before has expired), False when the request reached
+    no route at all (a wrong base URL or proxy): then nothing is known of the job.
+    """
+
+    def __init__(self, message: str, *, job_gone: bool = True, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.job_gone = job_gone
 
 
 class Conflict(ProviderError):
@@ -187,6 +198,14 @@ class SubmitOutcomeUnknown(TransportError):
         super().__init__(message)
         self.provider = provider
         self.request = request
+
+
+class RequestTimeout(TransportError):
+    """One request got no final answer within `RetryPolicy.deadline`, retries included.
+
+    The message names the last attempt's failure. (A create that a retry could duplicate
+    raises `SubmitOutcomeUnknown` instead: an attempt may have reached the vendor.)
+    """
 
 
 class MalformedResponse(CourseGenError):

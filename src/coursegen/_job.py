@@ -152,13 +152,18 @@ class Job:
         if tracked.snapshot.status.is_terminal:
             return tracked.snapshot
         changed = tracked.changed
-        seen = tracked.last_polled
+        seen, failures = tracked.last_polled, tracked.failures
         with self._engine.interest(tracked, now_ok=True):
-            while tracked.last_polled == seen and tracked.error is None:
+            # Until an answer, or this one ask failing (an outage included: a refresh
+            # is one question, and its answer is the failure).
+            while tracked.last_polled == seen and tracked.failures == failures:
+                if tracked.error is not None:
+                    break
                 await changed.wait()
                 changed = tracked.changed
-        if tracked.error is not None:
-            raise tracked.error
+        failed = tracked.error or (tracked.last_error if tracked.last_polled == seen else None)
+        if failed is not None:
+            raise failed
         return tracked.snapshot
 
     async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot:
@@ -166,6 +171,9 @@ class Job:
 
         `timeout` is in seconds (None: no deadline; default: the provider's job timeout).
         On the deadline it raises `JobTimeout`; the job itself goes on at the vendor.
+        A vendor outage (network faults, 5xx, 429 past a poll's retries) is waited out:
+        `last_error` says what fails meanwhile, and `JobTimeout` carries it as its cause.
+        Any other poll failure (a revoked key, an unreadable answer) is raised at once.
         """
         tracked = self._tracked
         seconds = self._deadline(timeout)
@@ -176,13 +184,20 @@ class Job:
                     if tracked.error is not None and not tracked.snapshot.status.is_terminal:
                         raise tracked.error
         except TimeoutError:
+            failing = tracked.last_error
+            why = (
+                f"; its polls have failed since the vendor stopped answering "
+                f"({type(failing).__name__}: {failing})"
+                if failing is not None
+                else ""
+            )
             raise JobTimeout(
                 f"{self.provider} job {self.id} did not end within {seconds:g} s "
-                f"(last seen {tracked.snapshot.status.value}); it goes on at the vendor: "
-                "resume it later with its token",
+                f"(last seen {tracked.snapshot.status.value}){why}; it goes on at the "
+                "vendor: resume it later with its token",
                 snapshot=tracked.snapshot,
                 token=self.token,
-            ) from None
+            ) from failing
         return tracked.snapshot
 
     async def result(self, timeout: float | object | None = DEFAULT) -> Result:
@@ -233,8 +248,7 @@ class Job:
         why = snapshot.error.message if snapshot.error else "no reason given"
         if snapshot.status is JobStatus.EXPIRED:
             raise JobExpired(
-                f"{self.provider} job {self.id} expired: its result was not fetched "
-                f"before the vendor discarded it ({why})",
+                f"{self.provider} job {self.id} expired: {why}",
                 snapshot=snapshot,
                 token=self.token,
             )

@@ -134,24 +134,32 @@ class Course:
 
 @attrs.frozen
 class Question:
-    """One multiple-choice question; `correct_index` points into `options`."""
+    """One multiple-choice question; `correct_index` points into `options`.
+
+    `correct_index` is None when the vendor's answer names none of the options (an
+    unresolved answer): the question is kept, and its `Assessment.warnings` say so.
+    """
 
     text: str
     options: tuple[str, ...]
-    correct_index: int
+    correct_index: int | None
     bloom_level: BloomLevel | None = None
     explanation: str | None = None
     number: int | None = None
 
     @property
-    def correct_option(self) -> str:
-        return self.options[self.correct_index]
+    def correct_option(self) -> str | None:
+        return None if self.correct_index is None else self.options[self.correct_index]
 
 
 @attrs.frozen
 class Assessment:
+    """The questions of an assessment; `warnings` name what the vendor sent that could
+    not be read in full (a question kept without a resolved answer), one line each."""
+
     questions: tuple[Question, ...]
     extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+    warnings: tuple[str, ...] = ()
 
 
 Result: TypeAlias = Course | Assessment
@@ -201,11 +209,34 @@ def _locale(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-def _tuple_of_str(value: Any) -> tuple[str, ...]:
+def _items(value: Any, what: str) -> tuple[str, ...]:
+    """The texts of an iterable of texts; anything else is `InvalidRequest`, not TypeError."""
     if isinstance(value, str):
-        # A lone string is almost always a mistake for a one-item outline.
+        # A lone string is almost always a mistake for a one-item list.
         return (value,)
-    return tuple(value)
+    if isinstance(value, Mapping | bytes) or not hasattr(value, "__iter__"):
+        raise _invalid(f"{what} must be a list of texts, not {type(value).__name__}")
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise _invalid(f"{what} must hold texts only, not {type(item).__name__}")
+    return items
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    return _items(value, "outline")
+
+
+def _add_ons(value: Any) -> frozenset[str]:
+    return frozenset(_items(value, "add_ons"))
+
+
+def _extra(value: Any) -> Mapping[str, Any]:
+    if value is not None and not isinstance(value, Mapping):
+        raise _invalid(f"extra must be a mapping, not {type(value).__name__}")
+    if value and not all(isinstance(key, str) for key in value):
+        raise _invalid("extra's keys must be texts (they become the vendor's field names)")
+    return _frozen_mapping(value)
 
 
 @attrs.frozen
@@ -221,18 +252,31 @@ class CourseRequest:
     language: str | None = attrs.field(default=None, validator=_locale)
     format: str | None = attrs.field(default=None, validator=_optional_text)
     outline: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    add_ons: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
-    level: str | None = None
-    lesson_count: int | None = None
-    title: str | None = None
-    description: str | None = None
-    callback_url: str | None = None
-    idempotency_key: str | None = None
-    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+    add_ons: frozenset[str] = attrs.field(default=frozenset(), converter=_add_ons)
+    level: str | None = attrs.field(default=None, validator=_optional_text)
+    lesson_count: int | None = None  # its range is the vendor's: the adapter checks it
+    title: str | None = attrs.field(default=None, validator=_optional_text)
+    description: str | None = attrs.field(default=None, validator=_optional_text)
+    callback_url: str | None = attrs.field(default=None, validator=_optional_text)
+    idempotency_key: str | None = attrs.field(default=None, validator=_optional_text)
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_extra)
 
 
-def _frozen_mix(value: Mapping[BloomLevel, int]) -> Mapping[BloomLevel, int]:
+def _frozen_mix(value: Any) -> Mapping[BloomLevel, int]:
+    # Levels and counts are the adapters' to check (each says what its vendor takes).
+    if not isinstance(value, Mapping):
+        raise _invalid(
+            f"bloom_mix must be a mapping of levels to counts, not {type(value).__name__}"
+        )
     return MappingProxyType(dict(value))
+
+
+def _source(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    del attribute  # the validator's signature; the message names the field itself
+    if value is not None and not isinstance(value, bytes | str | os.PathLike):
+        raise _invalid(
+            f"{type(instance).__name__}.source must be bytes or a path, not {type(value).__name__}"
+        )
 
 
 @attrs.frozen
@@ -246,12 +290,14 @@ class AssessmentRequest:
 
     topic: str = attrs.field(validator=_text)
     collection: str | None = attrs.field(default=None, validator=_optional_text)
-    source: bytes | str | os.PathLike[str] | None = attrs.field(default=None, repr=False)
-    source_name: str | None = None
+    source: bytes | str | os.PathLike[str] | None = attrs.field(
+        default=None, repr=False, validator=_source
+    )
+    source_name: str | None = attrs.field(default=None, validator=_optional_text)
     bloom_mix: Mapping[BloomLevel, int] = attrs.field(factory=dict, converter=_frozen_mix)
-    callback_url: str | None = None
-    idempotency_key: str | None = None
-    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_frozen_mapping)
+    callback_url: str | None = attrs.field(default=None, validator=_optional_text)
+    idempotency_key: str | None = attrs.field(default=None, validator=_optional_text)
+    extra: Mapping[str, Any] = attrs.field(default=_EMPTY, converter=_extra)
 
 
 Request: TypeAlias = CourseRequest | AssessmentRequest

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_origin
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, get_origin
 
 import attrs
 import cattrs
@@ -98,6 +98,33 @@ def parse_json(body: bytes | str, *, provider: str) -> Any:
     return _loads(body, provider=provider, raw=raw, status_code=None, content_type=None)
 
 
+MAX_JSON_DEPTH: Final = 64
+"""The deepest nesting of arrays and objects read from a vendor or a webhook body.
+
+Vendor answers nest five or six levels; a body nested deeper (`[` * 100_000 posted to an
+unsigned webhook URL) is refused as `MalformedResponse` before it is parsed, instead of
+exhausting the interpreter's recursion in the parser or in the code that walks it.
+"""
+# A JSON string (escapes included): brackets inside strings do not nest.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _too_deep(body: bytes) -> bool:
+    """True if the JSON text nests arrays and objects deeper than `MAX_JSON_DEPTH`."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # the common case: too few brackets to nest that deep
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        if match.group() in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        else:
+            depth = max(0, depth - 1)
+    return False
+
+
 def _loads(
     body: bytes | str,
     *,
@@ -106,15 +133,26 @@ def _loads(
     status_code: int | None,
     content_type: str | None,
 ) -> Any:
+    where = f"HTTP {status_code} came with" if status_code is not None else "got"
+    encoded = body.encode("utf-8", errors="replace") if isinstance(body, str) else body
+    if _too_deep(encoded):
+        raise MalformedResponse(
+            f"{where} a JSON body nested deeper than {MAX_JSON_DEPTH} levels",
+            provider=provider,
+            raw=raw,
+            status_code=status_code,
+        )
     try:
         # `json.loads` on bytes detects UTF-8/16/32 itself, as RFC 8259 asks.
         return json.loads(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         if not body:
             what = "an empty body"
         else:
             what = f"a non-JSON body ({content_type or 'no Content-Type'})"
-        where = f"HTTP {status_code} came with" if status_code is not None else "got"
         raise MalformedResponse(
             f"{where} {what}: {_json_problem(exc)}",
             provider=provider,
@@ -123,7 +161,7 @@ def _loads(
         ) from exc
 
 
-def _json_problem(exc: ValueError) -> str:
+def _json_problem(exc: ValueError | RecursionError) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     return "the body is not valid text"
@@ -244,6 +282,24 @@ def provider_error(
 _SECONDS = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
 # `RateLimit-Limit` may carry a policy after the number ("100, 100;w=60"): we want 100.
 _LEADING_NUMBER = re.compile(r"\s*(\d+(?:\.\d+)?)")
+MAX_HEADER_NUMBER = 10.0**12
+"""The largest number read from a pacing header (seconds, counts or a Unix time).
+
+Every numeric header goes through `_bounded`: a value past this (a 400-digit
+`RateLimit-Remaining`, which `float` reads as infinity) is no usable hint and counts as
+absent, never as an `OverflowError` later. 10**12 is past any Unix time in seconds
+for 30,000 years and any count a vendor sends.
+"""
+
+
+def _bounded(text: str) -> float | None:
+    """A decimal number of at most `MAX_HEADER_NUMBER`, or None (too long, inf, NaN)."""
+    if len(text) > 32:  # noqa: PLR2004 - no honest header number has more characters
+        return None
+    number = float(text)
+    if not math.isfinite(number) or not 0 <= number <= MAX_HEADER_NUMBER:
+        return None
+    return number
 
 
 def _http_date(value: str | None) -> datetime | None:
@@ -276,7 +332,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     if value is None:
         return None
     if match := _SECONDS.fullmatch(value):
-        return float(match.group(1))
+        return _bounded(match.group(1))
     when = _http_date(value)
     return None if when is None else _seconds_until(when, fields)
 
@@ -310,7 +366,7 @@ def parse_rate_limit_headers(
 def _leading_number(value: str | None) -> float | None:
     if value is None or not (match := _LEADING_NUMBER.match(value)):
         return None
-    return float(match.group(1))
+    return _bounded(match.group(1))
 
 
 def _leading_int(value: str | None) -> int | None:
@@ -421,9 +477,16 @@ def _strict_bool(value: Any, _: Any) -> bool:
     return value
 
 
+_INT_RANGE: Final = 2**63
+"""JSON integers are unbounded in Python; a vendor's fit in 64 bits (ms, counts, ids)."""
+
+
 def _strict_int(value: Any, _: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _WrongTypeError(f"expected an integer, got {_json_type_name(value)}")
+    if not -_INT_RANGE <= value < _INT_RANGE:
+        # 10**400 milliseconds would raise OverflowError the moment it meets a float.
+        raise _BadValueError("an integer out of the 64-bit range")
     return value
 
 

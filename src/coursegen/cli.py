@@ -429,6 +429,7 @@ def _print_assessment(assessment: Assessment, out: TextIO) -> None:
             out.write(f"   {mark} {chr(ord('A') + index)}) {option}\n")
         if question.explanation:
             out.write(f"     {question.explanation}\n")
+    out.writelines(f"warning: {warning}\n" for warning in assessment.warnings)
 
 
 def _print_snapshot(snapshot: Snapshot, token: str, out: TextIO, *, as_json: bool) -> None:

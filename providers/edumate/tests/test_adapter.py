@@ -540,8 +540,8 @@ def test_null_status_is_not_found_with_raw(adapter):
     assert error.status_code == 200
     assert error.raw == fixture_bytes("job_status_not_found").decode()
     assert CHAT_JOB in error.message
-    assert "discarded" in error.message
-    assert "500 s" in error.message
+    assert "no longer keeps it" in error.message
+    assert error.job_gone  # the vendor's own word: a job seen before has expired
 
 
 @pytest.mark.parametrize(
@@ -663,21 +663,33 @@ def test_options_that_merely_start_like_a_letter_are_kept(adapter):
     assert snapshot.result.questions[0].options == tuple(options)
 
 
-@pytest.mark.parametrize("answer", ["Sunlight", "E", "E)", ""])
-def test_an_unresolvable_answer_names_the_question(adapter, answer):
-    """An answer matching no option (nor a letter in range) is MalformedResponse naming it."""
+@pytest.mark.parametrize("answer", ["Sunlight", "E", "E)", "", "Light."])
+def test_an_unresolvable_answer_keeps_the_question_and_says_so(adapter, answer):
+    """An answer matching no option (nor a letter in range; a trailing period) keeps the
+    finished job and the question, without a resolved answer, and a warning names it."""
     response = finished([mcq(), mcq(question_no=2, correct_answer=answer)])
-    with pytest.raises(MalformedResponse) as caught:
-        adapter.read_snapshot(CHAT_JOB, response)
-    assert "question 2 of the result (question_no 2)" in caught.value.message
-    assert repr(answer) in caught.value.message
-    assert caught.value.raw == response.text
+    snapshot = adapter.read_snapshot(CHAT_JOB, response)
+    assert snapshot.status is JobStatus.SUCCEEDED
+    assert isinstance(snapshot.result, Assessment)
+    first, second = snapshot.result.questions
+    assert first.correct_index is not None
+    assert second.correct_index is None
+    assert second.correct_option is None
+    assert second.options == first.options
+    (warning,) = snapshot.result.warnings
+    assert "question 2 of the result (question_no 2)" in warning
+    assert repr(answer) in warning
+    assert "without a resolved answer" in warning
 
 
-def test_a_question_without_options_is_malformed(adapter):
-    """An empty option list cannot have a correct answer."""
-    with pytest.raises(MalformedResponse, match=r"question 1 of the result .* has no options"):
-        adapter.read_snapshot(CHAT_JOB, finished([mcq(answer_options=[])]))
+def test_a_question_without_options_is_kept_unresolved(adapter):
+    """An empty option list cannot have a correct answer: kept, unresolved, warned of."""
+    snapshot = adapter.read_snapshot(CHAT_JOB, finished([mcq(answer_options=[]), mcq()]))
+    assert isinstance(snapshot.result, Assessment)
+    assert snapshot.result.questions[0].options == ()
+    assert snapshot.result.questions[0].correct_index is None
+    assert "question 1 of the result" in snapshot.result.warnings[0]
+    assert "has no options" in snapshot.result.warnings[0]
 
 
 @pytest.mark.parametrize(
@@ -882,11 +894,72 @@ def test_a_plain_text_500_is_provider_unavailable(adapter):
     assert "Redis" in error.message
 
 
-def test_fastapis_detail_string_is_the_message(adapter):
-    """`{"detail": "Not Found"}` (an unknown route) is NotFound saying so."""
+def test_a_route_404_is_not_found_saying_the_url_looks_wrong(adapter):
+    """`{"detail": "Not Found"}` with HTTP 404 is a route that is not there (EduMate
+    answers unknown jobs with 200): NotFound that says the base URL looks wrong, and
+    that is not the vendor's word on the job (`job_gone` False: never read as expired)."""
     error = adapter.read_error(body_response({"detail": "Not Found"}, 404))
     assert type(error) is NotFound
-    assert error.message == "Not Found"
+    assert not error.job_gone
+    assert "Not Found" in error.message
+    assert "base URL 'http://localhost:8000' looks wrong" in error.message
+    assert "Not Found" in (error.raw or "")
+
+
+def test_fastapis_detail_string_is_the_message(adapter):
+    """A `{"detail": "..."}` string on another status is the message as it stands."""
+    error = adapter.read_error(body_response({"detail": "Method Not Allowed"}, 405))
+    assert error.message == "Method Not Allowed"
+
+
+PYDANTIC_TRACEBACK = """Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/site-packages/rq/worker.py", line 1431, in perform_job
+    rv = job.perform()
+  File "/app/worker/tasks.py", line 57, in generate_mcqs
+    return McqList.model_validate(parsed)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+pydantic_core._pydantic_core.ValidationError: 1 validation error for McqList
+mcqs.0.correct_answer
+  Input should be a valid string [type=string_type, input_value=3, input_type=int]
+    For further information visit https://errors.pydantic.dev/2.9/v/string_type
+"""
+
+
+def test_a_multi_line_traceback_names_its_exception_line_not_the_trailing_hint(adapter):
+    """The failure message is the exception line (dotted name first), not pydantic's
+    "For further information visit ..." that ends the traceback; the name is the code."""
+    response = body_response({"status": "failed", "error": PYDANTIC_TRACEBACK})
+    snapshot = adapter.read_snapshot(CHAT_JOB, response)
+    assert snapshot.status is JobStatus.FAILED
+    assert snapshot.error == JobErrorInfo(
+        "pydantic_core._pydantic_core.ValidationError: 1 validation error for McqList",
+        code="pydantic_core._pydantic_core.ValidationError",
+    )
+
+
+def test_a_missing_collection_failure_names_the_collection(adapter):
+    """The real server's `ValueError: Collection ... not found` is the message."""
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/worker/tasks.py", line 40, in generate_mcqs\n'
+        "    raise ValueError(f'Collection {name} not found')\n"
+        "ValueError: Collection edu_mate_nope not found\n"
+    )
+    snapshot = adapter.read_snapshot(
+        CHAT_JOB, body_response({"status": "failed", "error": traceback})
+    )
+    assert snapshot.error == JobErrorInfo(
+        "ValueError: Collection edu_mate_nope not found", code="ValueError"
+    )
+
+
+def test_an_empty_mcqs_list_is_not_called_a_null_result(adapter):
+    """`finished` with `{"mcqs": []}` is FAILED saying the list is empty, not null."""
+    snapshot = adapter.read_snapshot(CHAT_JOB, finished([]))
+    assert snapshot.status is JobStatus.FAILED
+    assert snapshot.error is not None
+    assert "its `mcqs` list is empty" in snapshot.error.message
+    assert "null" not in snapshot.error.message
 
 
 @pytest.mark.parametrize(

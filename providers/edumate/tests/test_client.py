@@ -117,8 +117,9 @@ async def test_rq_intermediate_statuses_are_pending():
     assert seen[-1] == ("finished", JobStatus.SUCCEEDED)
 
 
-async def test_nothing_generated_is_a_failure_with_a_clear_reason():
-    """An unknown collection finishes with `result: null`: JobFailed saying nothing came."""
+async def test_a_missing_collection_fails_naming_it():
+    """A collection that does not exist fails at the server (`ValueError: Collection ...
+    not found`, as the real server does): JobFailed with that line, naming it."""
     sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(AssessmentRequest(topic="Tides", collection="edu_mate_none"))
@@ -127,8 +128,26 @@ async def test_nothing_generated_is_a_failure_with_a_clear_reason():
     snapshot = caught.value.snapshot
     assert snapshot is not None
     assert snapshot.status is JobStatus.FAILED
+    assert snapshot.error == coursegen.JobErrorInfo(
+        "ValueError: Collection edu_mate_none not found", code="ValueError"
+    )
+    assert str(caught.value).endswith("ValueError: Collection edu_mate_none not found")
+
+
+async def test_an_empty_collection_generates_nothing_and_says_so():
+    """A collection with no chunks finishes with `result: null`: JobFailed saying
+    nothing came out, not that the collection is missing."""
+    sandbox = EduMateSandbox()
+    sandbox.collections["edu_mate_empty"] = 0.0
+    sandbox.chunks["edu_mate_empty"] = 0
+    async with connect(sandbox) as client:
+        job = await client.submit(AssessmentRequest(topic="Tides", collection="edu_mate_empty"))
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result()
+    snapshot = caught.value.snapshot
+    assert snapshot is not None
     assert snapshot.vendor_status == "finished"
-    assert "generated nothing" in str(caught.value)
+    assert "generated nothing (its result is null)" in str(caught.value)
 
 
 async def test_a_timed_out_job_fails_with_the_tracebacks_last_line():
@@ -179,10 +198,31 @@ async def test_a_result_nobody_fetched_in_time_has_expired():
     message = str(caught.value)
     assert message.startswith(f"edumate job {job.id} expired")
     assert "its result was not fetched before the vendor discarded it" in message
-    assert "keeps jobs about 500 s" in message
+    assert "keeps results about 500 s" in message
     assert caught.value.snapshot is not None
     assert caught.value.snapshot.status is JobStatus.EXPIRED
     assert caught.value.token == job.token
+
+
+async def test_a_job_lost_seconds_after_it_was_seen_is_not_called_unfetched():
+    """A job last seen running seconds ago that reads null (Redis restarted empty) is
+    EXPIRED as lost: the message says when it was seen, never that it went unfetched."""
+    sandbox = EduMateSandbox()
+    sandbox.script(JobScript("succeed", duration=300))
+    async with connect(sandbox) as client:
+        job = await client.submit(REQUEST)
+        await anyio.sleep(100)
+        assert job.snapshot.status is JobStatus.RUNNING
+        sandbox.jobs.clear()  # Redis came back empty
+        with pytest.raises(coursegen.JobExpired) as caught:
+            await job.result()
+    message = str(caught.value)
+    assert "not fetched" not in message
+    assert "last seen running" in message
+    assert "lost the job" in message
+    assert caught.value.snapshot is not None
+    assert caught.value.snapshot.error is not None
+    assert caught.value.snapshot.error.code == "lost"
 
 
 async def test_by_default_no_result_is_ever_lost():
@@ -278,17 +318,24 @@ async def test_a_pdf_job_resumes_from_stage_two():
     assert len(sandbox.generation_jobs) == 1
 
 
-async def test_a_refused_upload_is_a_failed_job():
-    """A file the server refuses (HTTP 200 failed) fails the job at once: not a success."""
+async def test_a_document_that_is_not_a_pdf_fails_naming_the_cause():
+    """A non-PDF upload is chunked into 0 chunks (as on the real server): the job fails
+    at stage one naming the document and why, and no generation job is spent on it."""
     sandbox = EduMateSandbox()
     async with connect(sandbox) as client:
         job = await client.submit(
             AssessmentRequest(topic="Notes", source=b"plain text", source_name="notes.txt")
         )
-        assert job.snapshot.status is JobStatus.FAILED
-        with pytest.raises(coursegen.JobFailed, match=r"notes\.txt is not a PDF file"):
+        with pytest.raises(coursegen.JobFailed) as caught:
             await job.result()
-    assert sandbox.jobs == {}
+    snapshot = caught.value.snapshot
+    assert snapshot is not None
+    assert snapshot.error is not None
+    assert snapshot.error.code == "empty_document"
+    assert "'notes.txt' into 0 chunks" in snapshot.error.message
+    assert "PDF" in snapshot.error.message
+    assert len(sandbox.chunking_jobs) == 1
+    assert sandbox.generation_jobs == []
 
 
 async def test_a_failed_chunking_job_fails_the_job():
@@ -314,8 +361,9 @@ async def test_redis_down_is_retried_then_provider_unavailable():
         sandbox.redis_down = True
         before = len(sandbox.requests)
         with pytest.raises(coursegen.ProviderUnavailable) as caught:
-            await job.wait()
+            await job.refresh()
         assert len(sandbox.requests) - before == ATTEMPTS
+        assert job.last_error is caught.value
         sandbox.redis_down = False
         assessment = await job.result()
     assert caught.value.status_code == 500
@@ -361,26 +409,68 @@ async def test_a_422_from_the_server_names_the_missing_fields():
     assert caught.value.status_code == 422
 
 
-async def test_a_wrong_answer_names_the_question_not_a_key_error():
-    """A finished job whose answer matches no option is MalformedResponse naming it."""
+async def test_a_wrong_answer_keeps_the_assessment_and_ends_the_job():
+    """A finished job whose one answer matches no option (a trailing period) ends
+    SUCCEEDED at once, every question kept, that one unresolved and warned of."""
+    good = {
+        "question_no": 3,
+        "bloom_level": "remember",
+        "question": "What do leaves absorb?",
+        "answer_options": ["Light", "Salt"],
+        "correct_answer": "Light",
+        "explaination": "...",
+    }
     question = {
         "question_no": 4,
         "bloom_level": "apply",
         "question": "Where does photosynthesis happen?",
         "answer_options": ["Roots", "Leaves", "Stems", "Flowers"],
-        "correct_answer": "Chloroplasts",
+        "correct_answer": "Leaves.",
         "explaination": "...",
     }
+    polls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal polls
         if request.method == "POST":
             return httpx.Response(200, json={"status": "queued", "job_id": "j1"})
-        return httpx.Response(200, json={"status": "finished", "result": {"mcqs": [question]}})
+        polls += 1
+        return httpx.Response(
+            200, json={"status": "finished", "result": {"mcqs": [good, question]}}
+        )
 
     async with mock_server(handler) as client:
         job = await client.submit(REQUEST)
-        with pytest.raises(coursegen.MalformedResponse) as caught:
+        assessment = await job.result()
+    assert job.snapshot.status is coursegen.JobStatus.SUCCEEDED
+    assert polls == 1
+    assert isinstance(assessment, coursegen.Assessment)
+    assert [q.correct_index for q in assessment.questions] == [0, None]
+    assert assessment.questions[1].options == ("Roots", "Leaves", "Stems", "Flowers")
+    (warning,) = assessment.warnings
+    assert "question 2 of the result (question_no 4)" in warning
+    assert "'Leaves.'" in warning
+
+
+async def test_a_route_404_on_a_seen_job_is_not_found_not_expired():
+    """A poll answered HTTP 404 (a wrong base path or proxy; `/job_status` itself always
+    answers 200) is NotFound saying the URL looks wrong: the job is not called EXPIRED."""
+    polls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal polls
+        if request.method == "POST":
+            return httpx.Response(200, json={"status": "queued", "job_id": "j1"})
+        polls += 1
+        if polls == 1:
+            return httpx.Response(200, json={"status": "started"})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    async with mock_server(handler) as client:
+        job = await client.submit(REQUEST)
+        with pytest.raises(coursegen.NotFound) as caught:
             await job.wait()
-    assert "question 1 of the result (question_no 4)" in str(caught.value)
-    assert "'Chloroplasts'" in str(caught.value)
-    assert json.loads(caught.value.raw or "")["result"]["mcqs"][0] == question
+    assert "looks wrong" in str(caught.value)
+    assert "edumate.test:8000" in str(caught.value)
+    assert job.snapshot.status is JobStatus.RUNNING
+    assert not job.following

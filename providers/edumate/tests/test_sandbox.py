@@ -199,12 +199,15 @@ async def test_full_text_answers_name_an_option():
     assert all(q["correct_answer"] in q["answer_options"] for q in mcqs)
 
 
-async def test_an_unknown_collection_finishes_with_a_null_result(sandbox):
-    """Nothing to read: the job finishes, and its result is null."""
+async def test_an_unknown_collection_fails_with_the_servers_value_error(sandbox):
+    """As on the real server: the job fails, its traceback ending `ValueError:
+    Collection <name> not found`."""
     async with connect(sandbox) as client:
         job_id = (await generate(client, collection="edu_mate_nope")).json()["job_id"]
         final = (await follow(sandbox, client, job_id))[-1]
-    assert final == {"status": "finished", "result": None}
+    assert final["status"] == "failed"
+    assert final["error"].startswith("Traceback (most recent call last):")
+    assert final["error"].rstrip().endswith("ValueError: Collection edu_mate_nope not found")
 
 
 async def test_results_expire_500_s_after_finishing_and_unknown_jobs_are_null(sandbox):
@@ -356,7 +359,8 @@ async def test_an_upload_is_chunked_into_a_new_collection(sandbox):
 
 
 async def test_a_chunked_collection_can_be_generated_from_and_not_before():
-    """Generating from a new collection gives null before it is chunked, MCQs after."""
+    """Generating from a new collection fails (not found) before it is chunked, gives
+    MCQs after."""
     # Two workers: with one, the generation job would wait for the chunking job.
     sandbox = EduMateSandbox(workers=2)
     sandbox.script(JobScript("succeed", duration=20))
@@ -368,17 +372,26 @@ async def test_a_chunked_collection_can_be_generated_from_and_not_before():
         late = (await generate(client, collection=collection)).json()["job_id"]
         early_final = (await follow(sandbox, client, early))[-1]
         late_final = (await follow(sandbox, client, late))[-1]
-    assert early_final["result"] is None
+    assert early_final["status"] == "failed"
+    assert f"Collection {collection} not found" in early_final["error"]
     assert late_final["result"]["mcqs"]
 
 
-async def test_a_file_that_is_not_a_pdf_is_refused_with_http_200(sandbox):
-    """The upload answers 200 {status: failed, error}; no job is queued."""
+async def test_a_file_that_is_not_a_pdf_is_chunked_into_nothing(sandbox):
+    """As on the real server: the upload is queued, ends `chunked` with 0 chunks, and a
+    generation from its collection finishes with a null result."""
     async with connect(sandbox) as client:
         response = await upload(client, b"plain notes", "notes.txt")
-    assert response.status_code == 200
-    assert response.json() == {"status": "failed", "error": "notes.txt is not a PDF file"}
-    assert sandbox.jobs == {}
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "queued"
+        chunked = (await follow(sandbox, client, body["job_id"], "/chunking/status"))[-1]
+        job_id = (await generate(client, collection=body["collection_name"])).json()["job_id"]
+        final = (await follow(sandbox, client, job_id))[-1]
+    assert chunked["status"] == "chunked"
+    assert chunked["result"]["chunks"] == 0
+    assert chunked["result"]["source"] == "notes.txt"
+    assert final == {"status": "finished", "result": None}
 
 
 @pytest.mark.parametrize(

@@ -135,8 +135,13 @@ _NO_ORIGIN: Final = (
     "(source=...): give one"
 )
 _NOTHING_GENERATED: Final = (
-    "EduMate finished the job but generated nothing (its result is null): no questions "
-    "came out of the collection for this topic; check the collection name and the topic"
+    "EduMate finished the job but generated nothing ({what}): no questions came out of "
+    "the collection for this topic (an empty collection, such as one from a document "
+    "with no text, gives none); check the topic and what the collection was made from"
+)
+_EMPTY_DOCUMENT: Final = (
+    "EduMate chunked the document {source}into 0 chunks: it holds no text EduMate can "
+    "read (is it a PDF with a text layer?), so there is nothing to generate from"
 )
 _NOTHING_STORED: Final = (
     "EduMate processed the document but stored nothing from it (its result is null), "
@@ -294,8 +299,7 @@ class EduMate:
             vendor_id = job_id if plan is None else plan.job
             raise NotFound(
                 f"EduMate does not know job {vendor_id!r} (its status is null): it never "
-                f"existed on this server, or it ended and EduMate discarded it (results "
-                f"are kept about {RESULT_TTL:g} s)",
+                "existed on this server, or the server no longer keeps it",
                 provider=self.name,
                 status_code=response.status_code,
                 raw=response.text,
@@ -368,6 +372,20 @@ class EduMate:
             )
         else:
             message = f"HTTP {status}{reason}, without an EduMate error message"
+        if status == 404:  # noqa: PLR2004 - the HTTP status is the clearest name
+            # EduMate answers a job it does not know with 200 `{"status": null}`; a 404 is
+            # a route that is not there: the base URL (or a proxy in front) is wrong.
+            return NotFound(
+                f"EduMate's {response.request.url.path if _has_request(response) else 'route'} "
+                f"answered HTTP 404 ({message}); that route always exists on an EduMate "
+                f"server, so the base URL {str(self._base_url)!r} looks wrong (a wrong "
+                "path prefix or a proxy in front?)",
+                job_gone=False,
+                provider=self.name,
+                status_code=status,
+                vendor_code=vendor_code,
+                raw=response.text,
+            )
         if error_class is RateLimited:
             return RateLimited(
                 message,
@@ -445,7 +463,9 @@ class EduMate:
             assessment = self._assessment(answer.result, response)
             if assessment is None:
                 status = JobStatus.FAILED
-                error = JobErrorInfo(_NOTHING_GENERATED, code="empty_result")
+                error = JobErrorInfo(
+                    _NOTHING_GENERATED.format(what=_nothing(answer.result)), code="empty_result"
+                )
         elif status is JobStatus.FAILED:
             error = _job_error(answer.error, "EduMate reports the job failed, without an error")
         elif status is JobStatus.CANCELLED:
@@ -488,6 +508,14 @@ class EduMate:
                 if not (chunked.collection_name or plan.collection):
                     raise self._malformed(
                         "the chunked document names no collection to generate from", response
+                    )
+                if chunked.chunks == 0 and not isinstance(chunked.chunks, bool):
+                    # The server goes on to generate from an empty collection, which
+                    # finishes with a null result: say why now, and spend no generation.
+                    status = JobStatus.FAILED
+                    source = f"{chunked.source!r} " if chunked.source else ""
+                    error = JobErrorInfo(
+                        _EMPTY_DOCUMENT.format(source=source), code="empty_document"
                     )
         else:
             status = _STATUSES.get(word, JobStatus.RUNNING)
@@ -542,35 +570,13 @@ class EduMate:
         )
         if not read.mcqs:
             return None
+        # One question the server got wrong (an answer naming no option) must not cost
+        # the other nineteen: it is kept without a resolved answer, and said so.
+        warnings: list[str] = []
         questions = tuple(
-            self._question(position, mcq, response)
-            for position, mcq in enumerate(read.mcqs, start=1)
+            _question(position, mcq, warnings) for position, mcq in enumerate(read.mcqs, start=1)
         )
-        return Assessment(questions=questions, extra=extra)
-
-    def _question(self, position: int, mcq: Mcq, response: httpx.Response) -> Question:
-        label = f"question {position} of the result"
-        if mcq.question_no is not None:
-            label += f" (question_no {mcq.question_no!r})"
-        if not mcq.options:
-            raise self._malformed(f"{label} has no options", response)
-        options = _without_letters(mcq.options)
-        index = _answer_index(mcq.correct_answer, mcq.options, options)
-        if index is None:
-            last = chr(ord("A") + len(options) - 1)
-            raise self._malformed(
-                f"{label}: correct_answer {mcq.correct_answer!r} is neither one of its "
-                f"{len(options)} options nor the letter of one (A-{last})",
-                response,
-            )
-        return Question(
-            text=mcq.question,
-            options=options,
-            correct_index=index,
-            bloom_level=_bloom_level(mcq.bloom_level),
-            explanation=mcq.explanation,
-            number=_question_number(mcq.question_no, position),
-        )
+        return Assessment(questions=questions, extra=extra, warnings=tuple(warnings))
 
     def _chat(
         self,
@@ -736,6 +742,32 @@ def _bloom_level(value: str | None) -> BloomLevel | None:
     return None
 
 
+def _question(position: int, mcq: Mcq, warnings: list[str]) -> Question:
+    """One MCQ as a `Question`; what cannot be resolved is noted in `warnings`."""
+    label = f"question {position} of the result"
+    if mcq.question_no is not None:
+        label += f" (question_no {mcq.question_no!r})"
+    options = _without_letters(mcq.options)
+    index = _answer_index(mcq.correct_answer, mcq.options, options) if options else None
+    if not options:
+        warnings.append(f"{label} has no options; kept without a resolved answer")
+    elif index is None:
+        last = chr(ord("A") + len(options) - 1)
+        warnings.append(
+            f"{label}: correct_answer {mcq.correct_answer!r} is neither one of its "
+            f"{len(options)} options nor the letter of one (A-{last}); kept without a "
+            "resolved answer"
+        )
+    return Question(
+        text=mcq.question,
+        options=options,
+        correct_index=index,
+        bloom_level=_bloom_level(mcq.bloom_level),
+        explanation=mcq.explanation,
+        number=_question_number(mcq.question_no, position),
+    )
+
+
 def _without_letters(options: tuple[str, ...]) -> tuple[str, ...]:
     """Options without their "A) "/"A. " prefixes, when every option carries its own
     letter in order; otherwise unchanged (an option that merely starts "A. " is kept)."""
@@ -786,15 +818,42 @@ def _question_number(value: Any, position: int) -> int:
 
 
 def _job_error(error: str | None, fallback: str) -> JobErrorInfo:
-    """A failure's one-line message: a traceback's last line; its exception name as code."""
+    """A failure's one-line message: a traceback's exception line (the first line after
+    its last frame, `dotted.Name: message`), not a trailing hint such as pydantic's
+    "For further information visit ..."; the exception's name is the code."""
     if error is None or not error.strip():
         return JobErrorInfo(fallback)
-    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    message = lines[-1]
-    code = None
-    if lines[0] == _TRACEBACK_HEADER and (match := _EXCEPTION_LINE.fullmatch(message)):
-        code = match.group(1)
-    return JobErrorInfo(message, code=code)
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if lines[0].strip() != _TRACEBACK_HEADER:
+        return JobErrorInfo(lines[-1].strip())
+    # Frames are indented ("  File ...", then their code); the exception line is not.
+    # With chained exceptions the last traceback is the one that ended the job.
+    frames = [index for index, line in enumerate(lines) if line.startswith("  File ")]
+    after = lines[frames[-1] + 1 :] if frames else lines[1:]
+    for line in after:
+        if not line[:1].isspace() and (match := _EXCEPTION_LINE.fullmatch(line.strip())):
+            return JobErrorInfo(line.strip(), code=match.group(1))
+    return JobErrorInfo(lines[-1].strip())
+
+
+def _nothing(result: Any) -> str:
+    """How a finished job's result said it held no questions, in the user's words."""
+    if result is None:
+        return "its result is null"
+    if isinstance(result, Mapping):
+        key = next((k for k in ("mcqs", "questions") if k in result), "mcqs")
+        return (
+            f"its `{key}` list is empty" if result.get(key) is not None else f"its `{key}` is null"
+        )
+    return "its result is an empty list"
+
+
+def _has_request(response: httpx.Response) -> bool:
+    try:
+        response.request  # noqa: B018 - httpx raises when a response has no request
+    except RuntimeError:
+        return False
+    return True
 
 
 def _describe_problem(problem: Any) -> str:

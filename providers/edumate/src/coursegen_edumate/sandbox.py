@@ -27,11 +27,14 @@ from its docs (seed 003):
 - Redis down: every request answers a plain-text `500 Internal Server Error`
   (`redis_down = True`; `Faults.error_rate` injects the same answer at random).
 
+- Seen on the real server: a file that is not a PDF (no `%PDF-` header) is queued like
+  any upload and ends `chunked` with `chunks: 0`; a generation from the empty collection
+  it made finishes with `result: null`. A generation from a collection that does not
+  exist (yet, when a worker takes the job) fails with `ValueError: Collection <name> not
+  found` at the end of its traceback.
+
 Choices where nothing is known, each the more demanding one for a client:
 
-- A file that is not a PDF (no `%PDF-` header) is refused at upload with HTTP 200
-  `{"status": "failed", "error": ...}`: nothing is queued.
-- A collection that does not exist (yet) gives a job that finishes with `result: null`.
 - Each status endpoint knows the jobs of its own kind only; the other's are null.
 - `cancel()` stops a job as RQ would: `canceled` while queued, `stopped` once started.
 """
@@ -86,6 +89,8 @@ _MAX_QUESTIONS: Final = 100
 _OPTIONS_PER_QUESTION: Final = 4
 _YEAR: Final = 365 * 24 * 3600.0
 _PDF_MAGIC: Final = b"%PDF-"
+_DEMO_CHUNKS: Final = 12
+"""Chunks of each collection the server starts with (`collections`)."""
 _BOUNDARY: Final = re.compile(r'boundary="?([^";]+)"?')
 _DISPOSITION_PARAM: Final = re.compile(r'(\w+)="([^"]*)"')
 _QUESTIONS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -241,6 +246,9 @@ class EduMateSandbox(Sandbox):
         self.redis_down = False
         """True: every request answers a plain-text 500, as when the server lost Redis."""
         self.collections: dict[str, float] = dict.fromkeys(collections, 0.0)
+        """Each collection and the vendor time it was ready at."""
+        self.chunks: dict[str, int] = dict.fromkeys(collections, _DEMO_CHUNKS)
+        """How many chunks each collection holds (0: made from a document with no text)."""
         self.jobs: dict[str, SimulatedJob] = {}
         self.polls: dict[str, list[float]] = {}
         self._free_at = [0.0] * workers
@@ -329,10 +337,6 @@ class EduMateSandbox(Sandbox):
         if upload is None:
             return _missing("body", ["file"])
         filename, content = upload
-        if not content.startswith(_PDF_MAGIC):
-            return JSONResponse(
-                {"status": "failed", "error": f"{filename or 'the upload'} is not a PDF file"}
-            )
         job = self._new_job("chunking", {"filename": filename or "upload.pdf"}, content)
         return JSONResponse(
             {"status": "queued", "job_id": job.id, "collection_name": job.collection}
@@ -425,32 +429,56 @@ class EduMateSandbox(Sandbox):
         else:
             if outcome == "expire":
                 job.kept_until = ends_at  # gone the moment it finishes
-            if kind == "chunking":
-                job.end_status = "chunked"
-                job.result = self._chunked(job, params["filename"], content)
-            else:
-                job.result = self._generated(
-                    job, content_rng, lettered=lettered, delimiter=delimiter
-                )
+            self._work(job, content, content_rng, lettered=lettered, delimiter=delimiter)
         self.jobs[job_id] = job
         return job
 
+    def _work(
+        self,
+        job: SimulatedJob,
+        content: bytes,
+        rng: random.Random,
+        *,
+        lettered: bool,
+        delimiter: str,
+    ) -> None:
+        """What a job meant to succeed does: chunk, generate, or find no collection."""
+        if job.kind == "chunking":
+            job.end_status = "chunked"
+            job.result = self._chunked(job, job.params["filename"], content)
+        elif not self._exists(job):
+            job.end_status = "failed"
+            job.error = _traceback(
+                job.kind, f"ValueError: Collection {job.collection} not found", missing=True
+            )
+            job.kept_until = job.ends_at + self.failure_ttl
+        else:
+            job.result = self._generated(job, rng, lettered=lettered, delimiter=delimiter)
+
     def _chunked(self, job: SimulatedJob, filename: str, content: bytes) -> dict[str, Any]:
         assert job.collection is not None  # noqa: S101 - set by the caller for chunking
+        # A PDF's text splits into chunks; anything else gives none, and the server
+        # stores the empty collection all the same.
+        chunks = math.ceil(len(content) / 1000) if content.startswith(_PDF_MAGIC) else 0
         self.collections[job.collection] = job.ends_at
+        self.chunks[job.collection] = chunks
         return {
             "stored": True,
-            "chunks": max(1, math.ceil(len(content) / 1000)),
+            "chunks": chunks,
             "source": filename,
             "collection_name": job.collection,
         }
+
+    def _exists(self, job: SimulatedJob) -> bool:
+        """The generation job's collection exists when a worker takes the job."""
+        available = self.collections.get(job.collection or "")
+        return available is not None and available <= job.started_at
 
     def _generated(
         self, job: SimulatedJob, rng: random.Random, *, lettered: bool, delimiter: str
     ) -> dict[str, Any] | None:
         """The questions of a generation job, or None when its collection gives nothing."""
-        available = self.collections.get(job.collection or "")
-        if available is None or available > job.started_at:
+        if not self.chunks.get(job.collection or ""):
             return None
         counts = _parse_blooms(job.params["blooms_requirements"])
         if not counts:
@@ -563,7 +591,9 @@ def _failure_line(kind: JobKind, script: JobScript | None) -> str:
     return f"{code}: {message}" if code else message
 
 
-def _traceback(kind: JobKind, last_line: str, *, timeout: bool = False) -> str:
+def _traceback(
+    kind: JobKind, last_line: str, *, timeout: bool = False, missing: bool = False
+) -> str:
     """A whole Python traceback of a failed RQ job, as the server stores it."""
     site = "/usr/local/lib/python3.11/site-packages/rq"
     call = "response = chain.invoke(inputs)" if kind == "generation" else "loader.load()"
@@ -578,6 +608,11 @@ def _traceback(kind: JobKind, last_line: str, *, timeout: bool = False) -> str:
         f'  File "/app/worker/tasks.py", line 57, in {_TASKS[kind]}',
         f"    {call}",
     ]
+    if missing:
+        frames += [
+            '  File "/app/worker/vectorstore.py", line 22, in get_collection',
+            "    raise ValueError(f'Collection {name} not found')",
+        ]
     if timeout:
         frames += [
             f'  File "{site}/timeouts.py", line 63, in handle_death_penalty',
