@@ -45,7 +45,7 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 
 
 def _modules_after(what: str) -> set[str]:
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
         [sys.executable, "-c", _PROBE, what], capture_output=True, text=True, check=True
     )
     loaded: list[str] = json.loads(done.stderr.strip().splitlines()[-1])

@@ -121,13 +121,25 @@ class RateBudget:
                     return self.take(now)
                 await anyio.sleep(at - now)
 
-    def observe(self, state: RateLimitState, now: float) -> None:
-        """Reconcile with what the vendor reported after a response."""
+    def observe(
+        self,
+        state: RateLimitState,
+        now: float,
+        *,
+        time_scale: float = 1.0,
+        max_reset: float = math.inf,
+    ) -> None:
+        """Reconcile with what the vendor reported after a response. Its seconds are the
+        vendor's (`time_scale` of them make one loop second), a reset taken as at most
+        `max_reset` of them: no copy of the state is made per response."""
         if state.limit is not None and 0 < state.limit < self.limit:
             self.limit = state.limit
         if state.remaining is None:
             return
-        reset_after = state.reset_after if state.reset_after is not None else self.window
+        if state.reset_after is None:
+            reset_after = self.window
+        else:
+            reset_after = min(max(state.reset_after, 0.0), max_reset) / time_scale
         if state.remaining <= 0:
             self.block_for(reset_after, now)
             return

@@ -203,6 +203,8 @@ class TutorFlow:
         {"workspace", "rate_limit", "tier", "classroom_id"}
     )
     """Settings beyond the core ones (`connect()` refuses any other)."""
+    # A poll is the request's URL and the key's headers: built once per job (`Adapter`).
+    reusable_polls: ClassVar[bool] = True
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(
