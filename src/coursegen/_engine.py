@@ -626,9 +626,16 @@ class Engine:
             estimate = tracked.hinted_at - tracked.submitted_at
             tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
-        # It ended between the last answer that said "not yet" and this one.
-        estimate = (tracked.last_polled + now) / 2 - tracked.submitted_at
-        tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
+        # It ended between the last answer that said "not yet" and this one: the middle,
+        # unless that gap is longer than a step of the plan (the first poll comes long
+        # after the create, and no job ends that early): then in the step before now,
+        # else the plan's own early first polls would drag every estimate earlier.
+        runtime = tracked.runtime
+        plan = runtime.durations.current
+        step = runtime.to_loop(plan.step if plan is not None else runtime.policy.interval)
+        gap = min(now - tracked.last_polled, step)
+        estimate = now - gap / 2 - tracked.submitted_at
+        runtime.durations.observe(estimate * runtime.time_scale)
 
     def _interval(
         self, tracked: Tracked, snapshot: Snapshot, *, changed: bool, now: float
@@ -656,8 +663,13 @@ class Engine:
             candidates.append(tracked.cadence)
         if tracked.awaits_webhook and tracked.hinted_at is None:
             candidates.append(self._webhook_fallback)
-        wait = max(candidates) * (1.0 + self._rng.random() * _JITTER)
-        return runtime.to_loop(wait)
+        wait = max(candidates)
+        # Jitter spreads polls that would go out together; a learnt plan's wait is long
+        # (the first poll comes when the fastest jobs end) and each job's is already its
+        # own (from its own create), so its jitter is that of one cadence, not of the
+        # whole wait, which would only add to every job's detection delay.
+        spread = min(wait, policy.interval) if wait == planned else wait
+        return runtime.to_loop(wait + spread * self._rng.random() * _JITTER)
 
     # -- interest -----------------------------------------------------------------------
 
