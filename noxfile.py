@@ -86,7 +86,9 @@ def pip_install(session: nox.Session) -> None:
     the core alone (every module imports; the CLI says which pip command adds a
     provider), then `coursegen[all,testing]`: `providers --check`, `generate` on the
     sandbox, `assess` on the EduMate sandbox, and the throwaway provider's
-    `ProviderContract` run with the pytest that `coursegen[testing]` brought.
+    `ProviderContract` run with the pytest that `coursegen[testing]` brought; last, a
+    provider written by `coursegen new-provider`, installed with `pip install -e`, and
+    its contract.
     """
     # The venv is made by the Python running nox (the oldest supported, as for the others).
     root = Path(session.create_tmp()).resolve()
@@ -146,3 +148,30 @@ def pip_install(session: nox.Session) -> None:
     shutil.copytree(THROWAWAY / "tests", contract)
     session.chdir(contract)
     session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", external=True, env=env)
+
+    session.log("4. the template: coursegen new-provider, pip install -e, the contract")
+    generated = root / "coursegen-acme"
+    session.run(coursegen, "new-provider", "acme", "--dir", str(generated), external=True)
+    session.run(*pip, "-e", str(generated), external=True)
+    session.run(coursegen, "providers", "--check", external=True, env=env)
+    session.chdir(generated)
+    session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", external=True, env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site: `mkdocs build --strict` (a broken link or reference fails)."""
+    _sync(session, "--group", "docs")
+    # Material's banner about its successor is not a warning of this build.
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session(python=PYTHON)
+def screenshots(session: nox.Session) -> None:
+    """The tutorial and the feature matrix in headless Chromium, as PNGs in docs/images/."""
+    _sync(session, "--group", "docs")
+    site = Path(session.create_tmp()).resolve() / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(site), env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run("python", "docs/hooks/screenshots.py", str(site), "docs/images")

@@ -82,7 +82,9 @@ async def test_an_interrupted_batch_resumes_without_submitting_twice(tmp_path: P
         async with coursegen.connect("learningstudio", sandbox=sandbox, store=store) as client:
             await run_batch(client, rows, out=out, display=CancelAfter(scope, 70))
     made_before = sum(creates(sandbox).values())
-    assert 50 <= made_before < 200
+    # Cut mid-fleet: some made, not all. How many depends on the machine's speed (jobs
+    # advance on the real clock here), so the bound says only that the cut fell inside.
+    assert 0 < made_before < 200
     async with coursegen.connect("learningstudio", sandbox=sandbox, store=store) as client:
         report = await run_batch(client, rows, out=out)
     made = creates(sandbox)

@@ -314,3 +314,36 @@ async def test_a_poll_answered_after_a_signed_end_does_not_undo_it() -> None:
     assert asked_before >= 1  # the vendor saw the poll; its answer was still on the way
     assert asked_after == asked_before  # and nothing was asked after the end
     assert snapshot.status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.real_clock
+async def test_a_signed_body_replayed_to_two_processes_on_one_store_is_accepted_once(
+    store_url: str,
+) -> None:
+    """With a job store, dedupe spans processes: one signed TutorFlow body delivered 100
+    times, half to each of two clients (two processes) on one store, is accepted once."""
+    sandbox = TutorFlowSandbox(
+        speed=50.0,
+        workspaces={
+            DEMO_WORKSPACE: Workspace(webhook_url=TF_HOOK, webhook_secret=DEMO_WEBHOOK_SECRET)
+        },
+    )
+    options: dict[str, Any] = {
+        "webhook_secret": DEMO_WEBHOOK_SECRET,
+        "store": store_url,
+        "expect_webhooks": True,
+    }
+    async with coursegen.connect("tutorflow", sandbox=sandbox, seed=0, **options) as first:
+        job, hook = await ended_with_a_webhook(first, sandbox)
+        receipts = [
+            await webhooks.receive(first, dict(hook.headers), hook.content) for _ in range(50)
+        ]
+    async with coursegen.connect(
+        "tutorflow", sandbox=sandbox, seed=0, recover=False, **options
+    ) as second:
+        receipts += [
+            await webhooks.receive(second, dict(hook.headers), hook.content) for _ in range(50)
+        ]
+    outcomes = Counter(receipt.outcome for receipt in receipts)
+    assert outcomes == {webhooks.Outcome.ACCEPTED: 1, webhooks.Outcome.DUPLICATE: 99}
+    assert job.snapshot.status is JobStatus.SUCCEEDED

@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from .store import JobRecord, Store, SubmitState, open_store
 
     __version__: str
+    """The installed distribution's version."""
 
 # The rest is imported when first used (PEP 562): `import coursegen` stays cheap (no
 # httpx, which imports click and pygments when they are installed; no cattrs; no job

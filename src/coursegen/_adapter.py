@@ -137,6 +137,10 @@ class Adapter(Protocol):
     is called for every poll.
     """
 
+    # Optional, not part of the protocol's checks: `retry_policy`, a `RetryPolicy`
+    # class attribute with the vendor's own retry rules (how often a 5xx may be
+    # retried, from which delay), the client's default unless `connect(retry=...)`.
+
     name: ClassVar[str]
     """The provider name, also its URL scheme: `learningstudio://KEY@host`."""
     default_base_url: ClassVar[str]
@@ -168,7 +172,9 @@ class Adapter(Protocol):
         """The job's first snapshot, from a successful create response."""
         ...
 
-    def poll(self, job_id: str) -> httpx.Request: ...
+    def poll(self, job_id: str) -> httpx.Request:
+        """The status request of job `job_id`; the id must appear in its URL."""
+        ...
 
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         """The job's state from a successful poll; `MalformedResponse` if unreadable."""
@@ -192,9 +198,13 @@ class Exporter(Protocol):
         course_id: str,
         format: str | None = None,  # noqa: A002 - the vendors' word, and the user's
         callback_url: str | None = None,
-    ) -> httpx.Request: ...
+    ) -> httpx.Request:
+        """The export request of a finished course, in `format` (None: the vendor's default)."""
+        ...
 
-    def read_export(self, response: httpx.Response) -> ExportResult: ...
+    def read_export(self, response: httpx.Response) -> ExportResult:
+        """The packaged course, from a successful export response."""
+        ...
 
 
 @runtime_checkable
@@ -208,11 +218,17 @@ class PublicPages(Protocol):
         """The course summary, or with `full` its chapters and lessons too."""
         ...
 
-    def read_public_course(self, response: httpx.Response) -> Course: ...
+    def read_public_course(self, response: httpx.Response) -> Course:
+        """The published course, from a successful answer to `public_course`."""
+        ...
 
-    def public_lesson(self, share_token: str, sequence: int) -> httpx.Request: ...
+    def public_lesson(self, share_token: str, sequence: int) -> httpx.Request:
+        """One lesson of a published course, by its sequence number (no key sent)."""
+        ...
 
-    def read_public_lesson(self, response: httpx.Response) -> Lesson: ...
+    def read_public_lesson(self, response: httpx.Response) -> Lesson:
+        """The lesson with its content, from a successful answer to `public_lesson`."""
+        ...
 
 
 @runtime_checkable
@@ -220,7 +236,9 @@ class WebhookReader(Protocol):
     """Optional: providers whose vendor calls back. Raise `WebhookVerificationError`
     for a bad signature and `MalformedResponse` for a body that cannot be read."""
 
-    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent: ...
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The event a delivery carries, verified against the webhook secret if signed."""
+        ...
 
 
 @runtime_checkable

@@ -121,7 +121,9 @@ class Client:
         self._sandbox = sandbox
         # A simulator shared between clients runs in its creator's hands, not ours.
         self._own_sandbox = own_sandbox
-        self._retry = retry or RetryPolicy()
+        # The user's policy, else the vendor's own rules (an adapter's `retry_policy`).
+        default = getattr(adapter, "retry_policy", None)
+        self._retry = retry or (default if isinstance(default, RetryPolicy) else RetryPolicy())
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not cryptography
         if isinstance(store, str):
             store = open_store(store)
@@ -176,10 +178,16 @@ class Client:
             if self._sandbox is not None and self._own_sandbox:
                 await stack.enter_async_context(self._sandbox)
             host = self._settings.base_url.host
+            # Budgets are shared with the process's other clients of this endpoint (an
+            # in-process simulator is an endpoint of its own).
+            url = self._settings.base_url
+            endpoint = f"{url.scheme}://{host}:{url.port or ''}"
+            if self._sandbox is not None:
+                endpoint += f"#sandbox-{id(self._sandbox):x}"
             sender = Sender(
                 http,
                 self._adapter,
-                RateBudgets(),
+                RateBudgets(endpoint),
                 pinned_host=host,
                 retry=self._retry,
                 time_scale=self._settings.time_scale,
@@ -238,10 +246,12 @@ class Client:
 
     @property
     def provider(self) -> str:
+        """The provider's name (`"learningstudio"`)."""
         return self._adapter.name
 
     @property
     def capabilities(self) -> Capabilities:
+        """What the provider can do; requests are checked against it before sending."""
         return self._adapter.capabilities
 
     @property
@@ -330,10 +340,16 @@ class Client:
                 f"this token is for a job at {parsed.origin}; this client talks to "
                 f"{runtime.scheme}://{runtime.host}" + (f":{runtime.port}" if runtime.port else "")
             )
-        tracked = self._engine.find(self.provider, parsed.job_id)
+        job_id = parsed.job_id
+        if self._engine.find(self.provider, job_id) is None and self._durable is not None:
+            # A token of an earlier stage of a staged job: the store knows its later id.
+            record = await self._durable.store.find(self.provider, runtime.host, job_id)
+            if record is not None and record.job_id is not None:
+                job_id = record.job_id
+        tracked = self._engine.find(self.provider, job_id)
         if tracked is not None:
             return Job(self._engine, tracked)
-        snapshot = await self._fetch(runtime, parsed.job_id)
+        snapshot = await self._fetch(runtime, job_id)
         job = self._job(runtime, snapshot)
         if self._durable is not None and self._durable.record_of(job._tracked) is None:  # noqa: SLF001
             record_id = await self._durable.store.adopt(

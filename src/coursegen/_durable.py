@@ -116,6 +116,7 @@ class Durability:
             snapshot=tracked.snapshot,
             last_error=_describe(error) if error is not None else None,
             following=tracked.following,
+            former_ids=tracked.former_ids,
         )
         try:
             self._send.send_nowait(update)

@@ -160,6 +160,7 @@ class Tracked:
         "error",
         "failures",
         "following",
+        "former_ids",
         "heap_seq",
         "hinted_at",
         "interest",
@@ -173,6 +174,7 @@ class Tracked:
         "runtime",
         "settled_signal",
         "snapshot",
+        "stage_ends",
         "state",
         "submitted_at",
     )
@@ -195,6 +197,10 @@ class Tracked:
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
         self.job_id = snapshot.job_id
+        # The ids of the stages before this one (a `StagedAdapter`'s job), oldest first.
+        self.former_ids: tuple[str, ...] = ()
+        # The last snapshot of each of those stages (a document chunked), in order.
+        self.stage_ends: tuple[Snapshot, ...] = ()
         self.snapshot = snapshot
         # The error a waiter is told (cleared when a new waiter asks again).
         self.error: CourseGenError | None = None
@@ -470,12 +476,18 @@ class Engine:
         request = adapter.next_stage(snapshot)
         if request is None:
             return snapshot
+        # The end of a stage is a step of the job: watchers see it (a document chunked)
+        # before the next stage's create is sent, and then the switch of id.
+        ended = stamp(snapshot)
+        self.observe(tracked, ended)
         following = await tracked.runtime.sender.send(
             Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
         )
-        key = (tracked.runtime.name, tracked.job_id)
-        if self._tracked.get(key) is tracked:
-            del self._tracked[key]
+        # The former id still names this job: a token taken before the switch resumes
+        # it here rather than starting the next stage a second time.
+        tracked.former_ids += (tracked.job_id,)
+        # Kept for watchers that had not woken before the next stage replaced it.
+        tracked.stage_ends += (ended,)
         tracked.job_id = following.job_id
         tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
@@ -627,13 +639,11 @@ class Engine:
             tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
         # It ended between the last answer that said "not yet" and this one: the middle,
-        # unless that gap is longer than a step of the plan (the first poll comes long
-        # after the create, and no job ends that early): then in the step before now,
-        # else the plan's own early first polls would drag every estimate earlier.
+        # unless that gap is longer than the provider's cadence (a learnt plan's first poll
+        # comes long after the create, when no job ends that early): then in the cadence
+        # before now, else the plan's early first polls would drag every estimate earlier.
         runtime = tracked.runtime
-        plan = runtime.durations.current
-        step = runtime.to_loop(plan.step if plan is not None else runtime.policy.interval)
-        gap = min(now - tracked.last_polled, step)
+        gap = min(now - tracked.last_polled, runtime.to_loop(runtime.policy.interval))
         estimate = now - gap / 2 - tracked.submitted_at
         runtime.durations.observe(estimate * runtime.time_scale)
 

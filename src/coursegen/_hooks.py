@@ -29,7 +29,10 @@ __all__ = ["PROJECT", "Register", "SandboxFactory", "hookimpl", "hookspec"]
 PROJECT = "coursegen"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
+"""Marks the hook specifications of coursegen's plugin interface (pluggy's marker)."""
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's hook implementation: `@coursegen.hookimpl` above
+`coursegen_register_providers(register)`."""
 
 SandboxFactory = Callable[..., "Sandbox"]
 """Builds a provider's simulator; keyword arguments are sandbox options (speed, seed, faults).
@@ -38,6 +41,8 @@ SandboxFactory = Callable[..., "Sandbox"]
 
 
 class Register(Protocol):
+    """The `register` callable a plugin's `coursegen_register_providers` hook receives."""
+
     def __call__(self, adapter: type[Adapter], *, sandbox: SandboxFactory | None = None) -> None:
         """Make `adapter` available under `adapter.name`, with its simulator if it has one."""
 

@@ -124,6 +124,12 @@ class RetryPolicy:
       create queued behind a thousand others in its budget is not cut short.
     - `max_hint`: the longest server hint obeyed (`Retry-After`, a rate-limit reset,
       a poll-after): a 429 saying "retry in a year" waits this long at most.
+    - `server_errors`: caps the retries of a 5xx answer within `attempts` (None: no cap
+      of its own), for vendors that say "retry 500 at most 3 times" while 429s and
+      network faults may be retried longer.
+
+    A provider carries its vendor's rules as its adapter's `retry_policy`; a policy
+    given to `connect(retry=...)` replaces it.
     """
 
     attempts: int = 5
@@ -133,6 +139,7 @@ class RetryPolicy:
     attempt_timeout: float = 60.0
     deadline: float = 600.0
     max_hint: float = 300.0
+    server_errors: int | None = None
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """Full jitter (AWS architecture blog): spreads a crowd of retries evenly."""
@@ -260,6 +267,7 @@ class Sender:
         failures: list[CourseGenError],
     ) -> T:
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
+        server_errors = 0
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
             if budget is not None and sent_at is None:
@@ -280,7 +288,10 @@ class Sender:
             if not isinstance(outcome, _Retry):
                 return outcome
             failures.append(outcome.failure)
-            if attempt == self.retry.attempts:
+            if isinstance(outcome.failure, ProviderUnavailable):
+                server_errors += 1
+            cap = self.retry.server_errors
+            if attempt == self.retry.attempts or (cap is not None and server_errors > cap):
                 raise outcome.failure
             delay = max(self._backoff(attempt), self._hint(outcome.hint) or 0.0)
             logger.info(
@@ -356,6 +367,8 @@ class Sender:
         if isinstance(error, RateLimited):
             if budget is not None:
                 budget.rate_limited_total += 1
+                # Our count said there was room: the vendor's clock runs apart from ours.
+                budget.widen(budget.margin * 2)
                 pause = self._hint(error.retry_after) or self._backoff(attempt)
                 budget.block_for(pause, anyio.current_time())
             return _Retry(error, error.retry_after)

@@ -82,17 +82,40 @@ class CourseJob(Protocol):
     """A job at a vendor, followed to its end. Type your code against this, not `Job`."""
 
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The vendor's id of the job."""
+        ...
+
     @property
-    def provider(self) -> str: ...
+    def provider(self) -> str:
+        """The name of the provider running the job."""
+        ...
+
     @property
-    def snapshot(self) -> Snapshot: ...
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot, read without a request."""
+        ...
+
     @property
-    def token(self) -> str: ...
-    async def refresh(self) -> Snapshot: ...
-    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot: ...
-    async def result(self, timeout: float | object | None = DEFAULT) -> Result: ...
-    def watch(self) -> AsyncIterator[Snapshot]: ...
+    def token(self) -> str:
+        """A string that resumes the job in another process (`Client.resume`)."""
+        ...
+
+    async def refresh(self) -> Snapshot:
+        """Ask the vendor now, and return the job's new snapshot."""
+        ...
+
+    async def wait(self, timeout: float | object | None = DEFAULT) -> Snapshot:
+        """The terminal snapshot, once the job ends; `JobTimeout` after `timeout` seconds."""
+        ...
+
+    async def result(self, timeout: float | object | None = DEFAULT) -> Result:
+        """The `Course` or `Assessment`; `JobFailed`, `JobExpired` or `JobTimeout` else."""
+        ...
+
+    def watch(self) -> AsyncIterator[Snapshot]:
+        """Every change of the job's snapshot, until it ends."""
+        ...
 
 
 class Job:
@@ -110,10 +133,12 @@ class Job:
 
     @property
     def id(self) -> str:
+        """The vendor's id of the job."""
         return self._tracked.job_id
 
     @property
     def provider(self) -> str:
+        """The name of the provider running the job."""
         return self._tracked.runtime.name
 
     @property
@@ -212,16 +237,24 @@ class Job:
     async def watch(self) -> AsyncIterator[Snapshot]:
         """Yield the job's snapshot each time it changes, ending with the terminal one.
 
-        A consumer slower than the vendor sees the latest state, not every step between.
+        A consumer slower than the vendor sees the latest state, not every step between,
+        except the end of each stage of a staged job (a PDF chunked), which it always sees.
         To stop early, iterate inside `contextlib.aclosing(job.watch())`, so that the job
         stops being polled on your behalf at once rather than when the iterator is
         collected.
         """
         tracked = self._tracked
         seen: Snapshot | None = None
+        ends = len(tracked.stage_ends)
         with self._engine.interest(tracked):
             while True:
                 changed = tracked.changed
+                # A staged job's stage that ended while we slept is a step shown too.
+                for ended in tracked.stage_ends[ends:]:
+                    ends += 1
+                    if not ended.same_state(seen):
+                        seen = ended
+                        yield ended
                 snapshot = tracked.snapshot
                 if not snapshot.same_state(seen):
                     seen = snapshot

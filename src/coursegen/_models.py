@@ -95,6 +95,8 @@ class JobErrorInfo:
 
 @attrs.frozen
 class Chapter:
+    """A chapter of a course: its title, place, and lesson count where the vendor says."""
+
     title: str
     sequence: int
     lesson_count: int | None = None
@@ -149,6 +151,7 @@ class Question:
 
     @property
     def correct_option(self) -> str | None:
+        """The text of the correct option; None when the vendor's answer was not resolved."""
         return None if self.correct_index is None else self.options[self.correct_index]
 
 
@@ -163,6 +166,7 @@ class Assessment:
 
 
 Result: TypeAlias = Course | Assessment
+"""What a successful job gives: a `Course` or an `Assessment`, by the request's kind."""
 
 
 @attrs.frozen
@@ -301,6 +305,7 @@ class AssessmentRequest:
 
 
 Request: TypeAlias = CourseRequest | AssessmentRequest
+"""What `Client.submit` takes: a `CourseRequest` or an `AssessmentRequest`."""
 
 
 @attrs.frozen
@@ -326,9 +331,11 @@ class Snapshot:
     observed_at: datetime | None = attrs.field(default=None, eq=False)
 
     def same_state(self, other: Snapshot | None) -> bool:
-        """True when `other` tells nothing new: same status, progress, result and error."""
+        """True when `other` tells nothing new: same job id (a staged job switches ids),
+        status, progress, result and error."""
         return (
             other is not None
+            and self.job_id == other.job_id
             and self.status is other.status
             and self.vendor_status == other.vendor_status
             and self.progress == other.progress

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
+import anyio.lowlevel
 import attrs
 
 if TYPE_CHECKING:
@@ -23,10 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BudgetUse", "RateBudget", "RateBudgets"]
 
-# Our clock and the vendor's never agree to the millisecond (latency moves each request's
-# arrival): keep this share of the window free of doubt, so a request sent exactly one
-# window after another never lands inside the vendor's window.
-_WINDOW_MARGIN = 0.02
+# Our clock and the vendor's never agree exactly. Latency needs no margin (a send is
+# counted from its answer, after the vendor saw it: see `settle`); what remains is the
+# vendor's clock running apart from ours. The margin starts at this share of the window
+# and doubles on each 429 our count did not foresee (`widen`).
+_MIN_MARGIN = 0.001
+# The margin never grows beyond this share of the window.
+_MAX_MARGIN = 0.1
 
 
 @attrs.frozen
@@ -62,7 +67,8 @@ class RateBudget:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.nominal_window = window  # the vendor's, without our margin
-        self.window = window * (1 + _WINDOW_MARGIN)
+        self.margin = window * _MIN_MARGIN
+        self.window = window + self.margin
         # Send times inside the current window, oldest first (phantoms included: sends by
         # others on the same key that the vendor told us about).
         self._sent: list[float] = []
@@ -152,6 +158,13 @@ class RateBudget:
             for _ in range(unseen):
                 bisect.insort(self._sent, leaves_at)
 
+    def widen(self, margin: float) -> None:
+        """Keep at least `margin` loop seconds of each window free of doubt (up to a cap)."""
+        margin = min(margin, self.nominal_window * _MAX_MARGIN)
+        if margin > self.margin:
+            self.margin = margin
+            self.window = self.nominal_window + margin
+
     def in_window(self, now: float) -> int:
         """Sends counted in the window that ends at `now` (others' sends included)."""
         self._expire(now)
@@ -163,13 +176,23 @@ class RateBudget:
 
 
 class RateBudgets:
-    """The budgets of one client, created on first use from the provider's documented limits.
+    """The budgets one client spends from, each shared by every client of the process
+    that talks to the same endpoint on the same key or workspace.
 
-    Keyed by (provider, scope, pool or operation): two clients built on the same key in one
-    process each keep their own budget (they may run on different event loops).
+    The vendor counts a key's (or a workspace's) requests together, whichever client
+    sent them: two clients in one process each keeping its own budget would together
+    draw 429s. So a budget is looked up in a process-wide registry keyed by the event
+    loop (budgets live on one loop's clock and lock), the endpoint (`endpoint`: the host,
+    and the simulator for an in-process one), the provider, `Adapter.rate_scope` and the
+    pool or operation. The registry holds budgets weakly: they go with their last client.
     """
 
-    def __init__(self) -> None:
+    _shared: ClassVar[weakref.WeakValueDictionary[tuple[object, ...], RateBudget]] = (
+        weakref.WeakValueDictionary()
+    )
+
+    def __init__(self, endpoint: str = "") -> None:
+        self._endpoint = endpoint
         self._budgets: dict[tuple[str, str, str], RateBudget] = {}
 
     def items(self) -> list[tuple[tuple[str, str, str], RateBudget]]:
@@ -184,5 +207,10 @@ class RateBudgets:
         key = (provider, scope, str(limit.pool or operation))
         budget = self._budgets.get(key)
         if budget is None:
-            budget = self._budgets[key] = RateBudget(limit.limit, limit.window / scale)
+            window = limit.window / scale
+            shared = (anyio.lowlevel.current_token(), self._endpoint, *key, limit.limit, window)
+            budget = self._shared.get(shared)
+            if budget is None:
+                budget = self._shared[shared] = RateBudget(limit.limit, window)
+            self._budgets[key] = budget
         return budget

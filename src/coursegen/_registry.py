@@ -108,6 +108,7 @@ class Registry:
         self._providers = None
 
     def unregister_plugin(self, plugin: object) -> None:
+        """Remove a plugin added by `register_plugin` (or loaded from an entry point)."""
         self._manager.unregister(plugin)
         self._providers = None
 
@@ -151,6 +152,7 @@ class Registry:
         return self._collect()[1]
 
     def get(self, name: str) -> ProviderInfo:
+        """The provider called `name`; `ConfigurationError` naming the nearest or the fix."""
         # A plugin is usually named after its provider: load that one alone first, so a
         # lookup imports one provider's modules, not every installed one's.
         with self._lock:

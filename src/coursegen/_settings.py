@@ -25,6 +25,7 @@ class Secret:
     _value: str
 
     def reveal(self) -> str:
+        """The secret's value: for the one place that sends it (an adapter's header)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -74,4 +75,5 @@ class Settings:
     options: Mapping[str, Any] = attrs.field(factory=dict, converter=_options)
 
     def option(self, name: str, default: Any = None) -> Any:
+        """A provider-specific setting (one of the adapter's `option_names`), or `default`."""
         return self.options.get(name, default)

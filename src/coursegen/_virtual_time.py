@@ -54,6 +54,7 @@ class VirtualClockEventLoop(asyncio.SelectorEventLoop):
         self._virtual_now = 0.0
 
     def time(self) -> float:
+        """The loop's clock: virtual seconds, moved only by `advance` and idle jumps."""
         return self._virtual_now
 
     def advance(self, seconds: float) -> None:

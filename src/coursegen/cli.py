@@ -50,6 +50,7 @@ from ._models import (
     Snapshot,
 )
 from ._registry import default_registry, install_command
+from ._scaffold import new_provider
 from .store import JobRecord, default_store_url, open_store
 
 if TYPE_CHECKING:
@@ -173,6 +174,14 @@ def _parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help=f"exit {EXIT_BROKEN_PLUGIN} if any plugin failed to load (for CI and install checks)",
+    )
+
+    new = commands.add_parser(
+        "new-provider", help="write a provider package that passes the contract, to start from"
+    )
+    new.add_argument("name", help="the provider's name: lowercase letters and digits")
+    new.add_argument(
+        "--dir", type=Path, default=None, help="where to write it (default: ./coursegen-NAME)"
     )
 
     _batch.add_parser(commands, _add_provider_options)
@@ -744,6 +753,14 @@ async def _serve(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _new_provider(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the template package and say what to do next."""
+    target = new_provider(args.name, args.dir)
+    print(f"wrote the coursegen-{args.name} provider in {target}", file=out)
+    print(f'next: pip install -e "{target}[testing]" && pytest {target / "tests"}', file=out)
+    return EXIT_OK
+
+
 def _add_dashboard_parser(commands: Any) -> None:
     from .dashboard._command import add_parser  # noqa: PLC0415 - Starlette only when used
 
@@ -779,6 +796,7 @@ def main(
         "sandbox": lambda: anyio.run(_serve, args, out),
         "batch": lambda: _batch.main(args, out, err, partial(_client_for, recover=True)),
         "dashboard": lambda: _dashboard(args, out, err),
+        "new-provider": lambda: _new_provider(args, out),
     }
     try:
         try:

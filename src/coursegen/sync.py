@@ -237,6 +237,7 @@ class SyncClient:
 
     @property
     def closed(self) -> bool:
+        """True once `close()` ran (or the process is exiting)."""
         return self._closed
 
     def close(self) -> None:
@@ -286,22 +287,27 @@ class SyncClient:
 
     @property
     def provider(self) -> str:
+        """The provider's name (`"learningstudio"`)."""
         return self._client.provider
 
     @property
     def capabilities(self) -> Capabilities:
+        """What the provider can do (`Client.capabilities`)."""
         return self._client.capabilities
 
     @property
     def policy(self) -> PollPolicy:
+        """When the provider's jobs are polled, and its rate limits (`Client.policy`)."""
         return self._client.policy
 
     @property
     def settings(self) -> Settings:
+        """The merged settings the adapter was built from (`Client.settings`)."""
         return self._client.settings
 
     @property
     def sandbox(self) -> Sandbox | None:
+        """The in-process simulator, for a sandboxed client; else None."""
         return self._client.sandbox
 
     # -- jobs ---------------------------------------------------------------------------
@@ -373,10 +379,12 @@ class SyncJob:
 
     @property
     def id(self) -> str:
+        """The vendor's id of the job."""
         return self.job.id
 
     @property
     def provider(self) -> str:
+        """The name of the provider running the job."""
         return self.job.provider
 
     @property
@@ -386,6 +394,7 @@ class SyncJob:
 
     @property
     def status(self) -> JobStatus:
+        """The status in the latest snapshot (reading it sends nothing)."""
         return self.job.snapshot.status
 
     @property

@@ -33,6 +33,7 @@ from ._adapter import Exporter, PublicPages, WebhookReader
 from ._config import connect
 from ._errors import (
     AuthenticationError,
+    InvalidRequest,
     JobFailed,
     MalformedResponse,
     ProviderUnavailable,
@@ -106,6 +107,12 @@ class ProviderContract:
     """A request the provider accepts."""
     unsupported_request: ClassVar[Request | None] = None
     """A request setting a field the provider cannot honour, if there is such a field."""
+    invalid_request: ClassVar[Request | None] = None
+    """A request of a supported kind whose input the vendor would refuse (a blank
+    subject): the adapter must refuse it before anything is sent."""
+    webhook_request: ClassVar[Request | None] = None
+    """With webhooks declared: a request whose job the vendor reports by webhook (one
+    with a `callback_url`, for a vendor that takes one per request); None: `request`."""
     speed: ClassVar[float] = 1.0
     """Sandbox time factor. Tests run on virtual time on both backends: 1.0 is exact."""
     attempts: ClassVar[int] = 3
@@ -131,16 +138,26 @@ class ProviderContract:
 
     @staticmethod
     def simulator(client: Client) -> Sandbox:
+        """The simulator behind a client made by `connect`."""
         assert client.sandbox is not None  # noqa: S101 - connect() above always makes one
         return client.sandbox
 
     def script(self, client: Client, outcome: str, **options: Any) -> None:
+        """Make the simulator's next job end with `outcome` (a `JobScript`'s options)."""
         from .sandbox import JobScript  # noqa: PLC0415 - Starlette only for sandbox tests
 
         self.simulator(client).script(JobScript(outcome=outcome, **options))  # type: ignore[arg-type]
 
+    def prepare_webhooks(self, simulator: Sandbox) -> dict[str, Any]:
+        """Make `simulator` send webhooks where the vendor configures them per account,
+        and return the client settings that read them (a webhook secret). By default
+        nothing: the vendor calls back per request (`webhook_request`)."""
+        del simulator
+        return {}
+
     @staticmethod
     def assert_result_kind(result: object, request: Request) -> None:
+        """Fail unless `result` is what `request` asks for: a `Course` or an `Assessment`."""
         expected = Course if isinstance(request, CourseRequest) else Assessment
         assert isinstance(result, expected), f"a {type(request).__name__} must give a {expected}"  # noqa: S101
 
@@ -318,3 +335,91 @@ class ProviderContract:
             with pytest.warns(UnsupportedFeatureWarning):
                 job = await client.submit(self.unsupported_request)
             assert job.id  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_invalid_input_is_refused_before_anything_is_sent(self) -> None:
+        """Input the vendor would refuse raises InvalidRequest, and nothing is sent."""
+        if self.invalid_request is None:
+            pytest.skip("no invalid_request given: the adapter checks nothing itself")
+        async with self.connect() as client:
+            with pytest.raises(InvalidRequest) as caught:
+                await client.submit(self.invalid_request)
+            sent = list(self.simulator(client).requests)
+        assert caught.value.provider == self.provider  # noqa: S101
+        assert sent == [], "submit() must refuse bad input before building a request"  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_polls_name_the_job_in_their_url(self) -> None:
+        """Every poll carries the job's id in its URL (path or query), where the engine,
+        the request log and this suite find it."""
+        async with self.connect() as client:
+            self.script(client, "succeed")
+            job = await client.submit(self.request)
+            await job.wait()
+            gets = [r for r in self.simulator(client).requests if r.method == "GET"]
+        assert gets, "the job was never polled"  # noqa: S101
+        assert any(job.id in f"{r.path}?{r.query}" for r in gets), (  # noqa: S101
+            f"no poll named job {job.id!r} in its URL: poll(job_id) must put it there"
+        )
+
+    @pytest.mark.anyio
+    async def test_rate_limited_answer_is_waited_out(self) -> None:
+        """A 429 telling the client to wait is honoured: nothing more is sent to the
+        vendor before that time, then the job goes on to its result."""
+        wait = 30.0
+        async with self.connect() as client:
+            simulator = self.simulator(client)
+            simulator.faults.retry_after = wait
+            job = await client.submit(self.request)
+            simulator.faults.rate_limited = 1
+            result = await job.result()
+        self.assert_result_kind(result, self.request)
+        requests = simulator.requests
+        refused = [i for i, r in enumerate(requests) if r.fault == "rate_limited"]
+        assert len(refused) == 1, "the simulator must answer one request with its 429"  # noqa: S101
+        assert requests[refused[0]].status == 429  # noqa: S101, PLR2004 - the status itself
+        later = requests[refused[0] + 1 :]
+        assert later, "the refused request was never retried"  # noqa: S101
+        waited = later[0].vendor_time - requests[refused[0]].vendor_time
+        assert waited >= wait * 0.999, f"retried {waited} vendor seconds after a 429 of {wait}"  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_webhooks_of_the_simulator_are_read(self) -> None:
+        """With webhooks declared, the vendor's own delivery for a finished job reads as
+        that job's end, verified exactly when the vendor signs its webhooks."""
+        from .sandbox import Sandbox  # noqa: PLC0415 - Starlette only for sandbox tests
+
+        info = default_registry().get(self.provider)
+        caps = info.adapter.capabilities
+        if not caps.webhooks:
+            pytest.skip("this provider declares no webhooks")
+        simulator = self.connect().sandbox
+        assert isinstance(simulator, Sandbox)  # noqa: S101
+        settings = self.prepare_webhooks(simulator)
+        async with self.connect(sandbox=simulator, **settings) as client:
+            self.script(client, "succeed")
+            job = await client.submit(self.webhook_request or self.request)
+            await job.result()
+            await simulator.sleep(1.0)  # the delivery falls due with the job's end
+            events = [client.read_webhook(w.headers, w.content) for w in simulator.webhooks]
+        ends = [e for e in events if e.job_id == job.id and e.snapshot is not None]
+        assert ends, "no webhook of the simulator named the job: see webhook_request"  # noqa: S101
+        assert ends[-1].snapshot is not None  # noqa: S101
+        assert ends[-1].snapshot.status is JobStatus.SUCCEEDED  # noqa: S101
+        assert all(e.verified == caps.signed_webhooks for e in ends)  # noqa: S101
+
+    @pytest.mark.anyio
+    async def test_export_gives_each_declared_format(self) -> None:
+        """With export declared, a finished course exports in each declared format."""
+        info = default_registry().get(self.provider)
+        formats = info.adapter.capabilities.export_formats
+        if not formats:
+            pytest.skip("this provider declares no export")
+        async with self.connect() as client:
+            self.script(client, "succeed")
+            job = await client.submit(self.request)
+            course = await job.result()
+            assert isinstance(course, Course)  # noqa: S101
+            exported = [await client.export(course, name) for name in formats]
+        assert [e.format for e in exported] == list(formats)  # noqa: S101
+        assert all(e.course_id == course.id and e.download_url for e in exported)  # noqa: S101

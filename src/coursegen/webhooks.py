@@ -17,6 +17,10 @@ What happens to one delivery:
 2. A signed body seen before within the dedupe horizon is a duplicate: answered 200,
    recorded once. The horizon (`DEDUPE_HORIZON`, 600 vendor seconds) covers the longest
    retry schedule we know (TutorFlow: after 5, 25 and 125 s, each with a 10 s timeout).
+   In memory, at most `_MAX_REMEMBERED` bodies are kept (oldest forgotten first). A
+   client with a job store also records each signed body's SHA-256 there
+   (`coursegen_events`), so a delivery replayed to another process, or after a restart,
+   is a duplicate too, whenever it comes.
    Unsigned bodies are not remembered: a forged hint must not make the real event a
    "duplicate". A second hint for a job whose confirmation is pending costs nothing (the
    engine has one poll queued for it), and one for a job known to have ended is answered
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import logging
 from collections import OrderedDict
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Final
@@ -44,7 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ._client import Client, WebhookEffect
-from ._errors import CourseGenError, UnsupportedFeature, WebhookVerificationError
+from ._errors import CourseGenError, StoreError, UnsupportedFeature, WebhookVerificationError
 from ._models import Snapshot, WebhookEvent
 
 if TYPE_CHECKING:
@@ -65,6 +70,8 @@ __all__ = [
     "asgi_app",
     "receive",
 ]
+
+logger = logging.getLogger("coursegen")
 
 DEDUPE_HORIZON: Final = 600.0
 """Vendor seconds a signed body is remembered: past the longest vendor retry schedule."""
@@ -146,7 +153,7 @@ class Receiver:
         event = self._read(headers, body)
         if isinstance(event, Receipt):
             return event
-        if event.verified and self._seen_before(body):
+        if event.verified and await self._seen_before(body):
             return Receipt(Outcome.DUPLICATE, "this signed body was received before", event)
         try:
             effect, snapshot = await self.client.notify(event)
@@ -173,14 +180,28 @@ class Receiver:
         except CourseGenError as exc:
             return Receipt(Outcome.INVALID, str(exc))
 
-    def _seen_before(self, body: bytes) -> bool:
+    async def _seen_before(self, body: bytes) -> bool:
+        """Seen in memory within the horizon, or (with a store) by any process ever."""
+        digest = hashlib.sha256(body).digest()
+        if self._remembered(digest):
+            return True
+        store = self.client.store
+        if store is None:
+            return False
+        try:
+            return not await store.record_event(self.client.provider, f"sha256:{digest.hex()}")
+        except StoreError as exc:
+            # Memory still dedupes this process's deliveries; the delivery is not lost.
+            logger.warning("coursegen webhooks: store not written (%s); deduped in memory", exc)
+            return False
+
+    def _remembered(self, digest: bytes) -> bool:
         now = anyio.current_time()
         horizon = self.horizon / self.client.settings.time_scale
         while self._seen and (
             len(self._seen) >= _MAX_REMEMBERED or next(iter(self._seen.values())) < now - horizon
         ):
             self._seen.popitem(last=False)
-        digest = hashlib.sha256(body).digest()
         if digest in self._seen:
             return True
         self._seen[digest] = now

@@ -11,8 +11,13 @@ these, so that anything unreadable becomes `MalformedResponse` with the raw body
   table first and `error_class_for_status` (the class of an HTTP status) otherwise.
 - `parse_retry_after`, `parse_rate_limit_headers`: `Retry-After` and `RateLimit-*` /
   `X-RateLimit-*` headers as seconds from now, without reading a clock.
+- `VendorAPI`: the plumbing around all of that, bound to one base URL and key: URLs,
+  quoted path segments, auth and JSON headers, bodies read into wire models, typed
+  errors with secrets redacted, vendor-given URLs kept on the configured host.
+- `https_problem`, `unknown_keys`: small checks every adapter writes otherwise.
 """
 
+from ._api import VendorAPI, https_problem, unknown_keys
 from ._wire import (
     camel_case,
     camel_case_converter,
@@ -26,13 +31,16 @@ from ._wire import (
 )
 
 __all__ = [
+    "VendorAPI",
     "camel_case",
     "camel_case_converter",
     "error_class_for_status",
+    "https_problem",
     "parse_json",
     "parse_rate_limit_headers",
     "parse_retry_after",
     "provider_error",
     "read_json",
     "structure",
+    "unknown_keys",
 ]

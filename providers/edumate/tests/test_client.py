@@ -474,3 +474,59 @@ async def test_a_route_404_on_a_seen_job_is_not_found_not_expired():
     assert "edumate.test:8000" in str(caught.value)
     assert job.snapshot.status is JobStatus.RUNNING
     assert not job.following
+
+
+async def test_watching_a_pdf_job_shows_the_chunked_step_and_the_switch_of_id():
+    """`watch()` of a PDF job yields the chunked end of stage one (under the chunking
+    id), then the generation job under its own id, ending with the result."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        seen = [(s.job_id, s.vendor_status, s.status) async for s in job.watch()]
+    generated = sandbox.generation_jobs[0].id
+    chunked = [index for index, (job_id, word, _) in enumerate(seen) if word == "chunked"]
+    assert len(chunked) == 1
+    assert seen[chunked[0]][0].startswith("chunking:")
+    assert seen[chunked[0]][2] is JobStatus.RUNNING
+    after = seen[chunked[0] + 1 :]
+    assert after
+    assert all(job_id == generated for job_id, _, _ in after)
+    assert after[-1][1:] == ("finished", JobStatus.SUCCEEDED)
+
+
+async def test_a_stage_one_token_resumed_after_stage_two_began_makes_no_second_job():
+    """In the client that switched stages, a token taken during chunking resumes the
+    same job: one `POST /chat`, however often it is resumed."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        early = job.token
+        async with aclosing(job.watch()) as snapshots:
+            async for snapshot in snapshots:
+                if not snapshot.job_id.startswith("chunking:"):
+                    break
+        again = [await client.resume(early) for _ in range(3)]
+        results = [await handle.result() for handle in again]
+    assert all(handle.id == job.id for handle in again)
+    assert all(result is results[0] for result in results)
+    assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_stage_one_token_resumed_in_another_process_finds_stage_two(sqlite_store_url):
+    """With a store, another client resuming a stage-one token follows the generation
+    job the store recorded for it: never a second `POST /chat`."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox, store=sqlite_store_url) as first:
+        job = await first.submit(pdf_request())
+        early = job.token
+        async with aclosing(job.watch()) as snapshots:
+            async for snapshot in snapshots:
+                if not snapshot.job_id.startswith("chunking:"):
+                    break
+    async with connect(sandbox, store=sqlite_store_url, recover=False) as second:
+        again = await second.resume(early)
+        assessment = await again.result()
+    assert levels(assessment) == Counter(MIX)
+    assert again.id == sandbox.generation_jobs[0].id
+    assert len(sandbox.generation_jobs) == 1
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]

@@ -19,3 +19,4 @@ class TestEduMateContract(ProviderContract):
         collection=DEMO_COLLECTION,
         callback_url="https://lms.example/hooks/edumate",
     )
+    invalid_request = AssessmentRequest(topic="   ", collection=DEMO_COLLECTION)

@@ -147,10 +147,21 @@ async def test_unknown_job_is_not_found() -> None:
 
 
 async def test_rate_limited_when_another_process_spends_the_key() -> None:
-    """A 429 caused by someone else on the key is RateLimited with the vendor's hint."""
+    """A 429 caused by someone else on the key is RateLimited with the vendor's hint.
+
+    (Clients of one process share the key's budget; another process is a sender this
+    client knows nothing of: plain HTTP here.)"""
     sandbox = LearningStudioSandbox(rate_limits={"submit": 1})
-    async with connect(sandbox) as other, connect(sandbox, retry=RetryPolicy(attempts=1)) as ours:
-        await other.submit(REQUEST)
+    async with (
+        httpx.AsyncClient(transport=sandbox.transport(), base_url=sandbox.base_url) as other,
+        connect(sandbox, retry=RetryPolicy(attempts=1)) as ours,
+    ):
+        response = await other.post(
+            "/api/v1/courses",
+            json={"subject": "Scaffolds"},
+            headers={"Authorization": f"Bearer {sandbox.demo_key}"},
+        )
+        assert response.status_code == 202
         with pytest.raises(coursegen.RateLimited) as caught:
             await ours.submit(REQUEST)
     assert caught.value.retry_after is not None
@@ -221,3 +232,19 @@ async def test_absolute_poll_url_to_another_host_is_refused() -> None:
         with pytest.raises(coursegen.MalformedResponse, match="evil"):
             await client.submit(REQUEST)
     assert all(call.request.url.host == "learningstudioai.com" for call in router.calls)
+
+
+async def test_two_clients_on_one_key_share_its_budget() -> None:
+    """Two clients of one process on one key take turns in one budget: with a create
+    limit of 2 a minute, 3 creates each draw no 429 (they wait their turn instead)."""
+    sandbox = LearningStudioSandbox(rate_limits={"submit": 2})
+    async with (
+        connect(sandbox, retry=RetryPolicy(attempts=1)) as first,
+        connect(sandbox, retry=RetryPolicy(attempts=1)) as second,
+        anyio.create_task_group() as tg,
+    ):
+        for client in (first, second, first, second, first, second):
+            tg.start_soon(client.submit, REQUEST)
+    creates = [r for r in sandbox.requests if r.method == "POST"]
+    assert len(creates) == 6
+    assert all(r.status == 202 for r in creates)

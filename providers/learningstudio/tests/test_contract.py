@@ -12,3 +12,7 @@ class TestLearningStudioContract(ProviderContract):
         subject="Workplace safety basics", outline=("Hazards", "PPE"), add_ons={"assessment"}
     )
     unsupported_request = CourseRequest(subject="Workplace safety basics", lesson_count=4)
+    invalid_request = CourseRequest(subject="   ")
+    webhook_request = CourseRequest(
+        subject="Workplace safety basics", callback_url="https://lms.example/hooks/ls"
+    )

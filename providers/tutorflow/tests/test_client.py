@@ -560,3 +560,66 @@ async def test_a_served_simulator_is_reached_over_loopback(
     assert course.id in sandbox.courses
     assert lesson.content
     assert {r.path for r in sandbox.requests} >= {"/v1/platform/courses"}
+
+
+async def test_tutorflows_own_retry_rules_are_the_default_and_a_users_policy_wins():
+    """By default a TutorFlow 500 is retried at most 3 times (4 attempts, the vendor's
+    rule); a policy given to connect() replaces the provider's (2 attempts)."""
+    sent: dict[str, int] = {}
+    for label, settings in (("default", {}), ("user", {"retry": RetryPolicy(attempts=2)})):
+        sandbox = TutorFlowSandbox()
+        async with coursegen.connect("tutorflow", sandbox=sandbox, seed=0, **settings) as client:
+            job = await client.submit(REQUEST)
+            sandbox.faults.error_rate = 1.0
+            before = len(sandbox.requests)
+            with pytest.raises(coursegen.ProviderUnavailable):
+                await job.refresh()
+            sent[label] = len(sandbox.requests) - before
+    assert sent == {"default": 4, "user": 2}
+
+
+async def test_tutorflow_429s_are_retried_beyond_the_500_cap():
+    """The 500 cap is the vendor's rule for 500s only: 429s are retried with backoff
+    for every attempt of the provider's policy (5 throttled answers, then the job)."""
+    answers = iter([429] * 5)
+
+    def after(_: int, request: httpx.Request, response: httpx.Response) -> None:
+        if request.method == "GET" and (status := next(answers, None)) is not None:
+            response.status_code = status
+            response.headers["Retry-After"] = "1"
+
+    sandbox = TutorFlowSandbox()
+    tap = Tap(sandbox.transport(), after)
+    async with coursegen.connect(
+        "tutorflow", api_key=DEMO_KEY, transport=tap, seed=0, environ={}
+    ) as client:
+        job = await client.submit(REQUEST)
+        snapshot = await job.refresh()
+    assert snapshot.job_id == job.id
+    assert sum(request.method == "GET" for request in tap.sent) == 6
+
+
+async def test_two_clients_on_one_workspace_share_its_budget_and_draw_no_429():
+    """Two clients in one process on one workspace (one key, one vendor) spend one
+    shared budget: 2 x 45 creates and every poll of them draw 0 429s."""
+    sandbox = TutorFlowSandbox()
+    done: list[coursegen.Result] = []
+
+    async def fleet(client: coursegen.Client) -> None:
+        async def one() -> None:
+            job = await client.submit(REQUEST)
+            done.append(await job.result(timeout=None))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(45):
+                tg.start_soon(one)
+
+    async with (
+        coursegen.connect("tutorflow", sandbox=sandbox, seed=1) as first,
+        coursegen.connect("tutorflow", sandbox=sandbox, seed=2) as second,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(fleet, first)
+        tg.start_soon(fleet, second)
+    assert len(done) == 90
+    assert sum(request.status == 429 for request in sandbox.requests) == 0

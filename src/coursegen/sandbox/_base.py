@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import functools
 import json
+import math
 import random
 from collections import deque
 from contextlib import AsyncExitStack
@@ -123,6 +124,16 @@ class Sandbox(abc.ABC):
     def internal_error(self, request: Request) -> Response:  # noqa: ARG002 - subclasses read it
         """The vendor's answer to an injected server error; nothing has been processed."""
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+    def rate_limited(self, request: Request, retry_after: float) -> Response:  # noqa: ARG002 - subclasses read it
+        """The vendor's 429 for an injected refusal (`Faults.rate_limited`), saying in the
+        vendor's own way to wait `retry_after` vendor seconds; nothing has been processed.
+        This default is a proxy's: plain text and a `Retry-After` header."""
+        return PlainTextResponse(
+            "Too Many Requests",
+            status_code=429,
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
 
     def encode_webhook(
         self,
@@ -294,25 +305,13 @@ class Sandbox(abc.ABC):
             self._outbox.promote_due(arrived)
         body = await _read_body(receive)
         exchange = CURRENT_EXCHANGE.get()
-        # Every draw on every request, whatever the rates: the sequence stays put.
-        error = self.fault_random.random() < self.faults.error_rate
-        malformed = self.fault_random.random() < self.faults.malformed_rate
-        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
-        fault: FaultKind | None
-        if exchange is not None and exchange.reset_after:
-            fault = "reset_after"  # the request must be processed: nothing else applies
-        elif error:
-            fault = "error"
-        elif malformed:
-            fault = "malformed"
-        else:
-            fault = None
+        fault, as_html = self._draw_fault(reset_after=exchange is not None and exchange.reset_after)
 
         replay = _Replay(body, receive)
         answer = _Answer()
         try:
-            if fault == "error":
-                response = self.internal_error(Request(scope, replay))
+            if fault in ("error", "rate_limited"):
+                response = self._fault_response(fault, Request(scope, replay))
                 await response(scope, replay, answer.send)
             else:
                 await inner(scope, replay, answer.send)
@@ -336,6 +335,29 @@ class Sandbox(abc.ABC):
         if self.faults.latency > 0:
             await self.clock.sleep(self.faults.latency)
         await answer.replay(send)
+
+    def _draw_fault(self, *, reset_after: bool) -> tuple[FaultKind | None, bool]:
+        """The fault of one request, and whether a garbled body is an HTML page."""
+        # Every draw on every request, whatever the rates: the sequence stays put.
+        error = self.fault_random.random() < self.faults.error_rate
+        malformed = self.fault_random.random() < self.faults.malformed_rate
+        as_html = self.fault_random.random() < 0.5  # noqa: PLR2004 - a fair coin
+        fault: FaultKind | None = None
+        if reset_after:
+            fault = "reset_after"  # the request must be processed: nothing else applies
+        elif self.faults.rate_limited > 0:
+            self.faults.rate_limited -= 1
+            fault = "rate_limited"
+        elif error:
+            fault = "error"
+        elif malformed:
+            fault = "malformed"
+        return fault, as_html
+
+    def _fault_response(self, fault: FaultKind, request: Request) -> Response:
+        if fault == "rate_limited":
+            return self.rate_limited(request, self.faults.retry_after)
+        return self.internal_error(request)
 
 
 class _App:

@@ -39,6 +39,7 @@ class VendorClock:
 
     @property
     def started(self) -> bool:
+        """True once the clock has been read (vendor time runs from that moment)."""
         return self._t0 is not None
 
     def now(self) -> float:
@@ -58,4 +59,5 @@ class VendorClock:
         return vendor_seconds / self.speed
 
     async def sleep(self, vendor_seconds: float) -> None:
+        """Sleep `vendor_seconds` of vendor time (that divided by `speed` on the loop)."""
         await anyio.sleep(max(vendor_seconds, 0.0) / self.speed)

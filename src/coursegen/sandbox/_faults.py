@@ -8,7 +8,7 @@ import attrs
 
 __all__ = ["FaultKind", "Faults"]
 
-FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed"]
+FaultKind: TypeAlias = Literal["reset_before", "reset_after", "error", "malformed", "rate_limited"]
 """The fault injected on one request, as `RecordedRequest.fault` names it."""
 
 
@@ -39,6 +39,10 @@ class Faults:
     - `malformed_rate`: the vendor processes the request, then a 200 with an unreadable
       body comes back (an HTML proxy page, or the real JSON cut short).
     - `latency`: vendor seconds added before each response.
+    - `rate_limited`: how many of the next requests the vendor answers 429 (its own
+      `Sandbox.rate_limited` answer), telling the client to wait `retry_after` vendor
+      seconds; nothing is processed. A count, not a rate: a test refuses exactly the
+      requests it means to, then the vendor answers as usual.
 
     The two connection faults exist only in-process (`Sandbox.transport()`); a served
     sandbox injects the other three.
@@ -49,3 +53,5 @@ class Faults:
     reset_after_rate: float = attrs.field(default=0.0, validator=_rate)
     latency: float = attrs.field(default=0.0, validator=_seconds)
     malformed_rate: float = attrs.field(default=0.0, validator=_rate)
+    rate_limited: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    retry_after: float = attrs.field(default=10.0, validator=_seconds)

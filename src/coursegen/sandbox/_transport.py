@@ -47,6 +47,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._host = httpx.URL(sandbox.base_url).host
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer `request` from the simulator, with its faults; refuse any other host."""
         sandbox = self._sandbox
         if request.url.host != self._host:
             raise httpx.ConnectError(
@@ -89,4 +90,5 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
+        """Close the in-process ASGI transport."""
         await self._asgi.aclose()

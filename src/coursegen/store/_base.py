@@ -70,6 +70,7 @@ class JobRecord:
 
     @property
     def status(self) -> JobStatus | None:
+        """The job's status in its last snapshot; None before the vendor answered."""
         return self.snapshot.status if self.snapshot is not None else None
 
     @property
@@ -79,6 +80,7 @@ class JobRecord:
 
     @property
     def title(self) -> str | None:
+        """A title to show: the result's, else the request's subject or topic."""
         return _title(self.request, self.snapshot)
 
     @property
@@ -97,6 +99,8 @@ class SnapshotUpdate:
     snapshot: Snapshot
     last_error: str | None
     following: bool
+    former_ids: tuple[str, ...] = ()
+    """Vendor ids of the job's earlier stages (a staged job), kept so they still find it."""
 
 
 class Cursor(Protocol):
@@ -296,6 +300,9 @@ class SQLStore:
             )
             statements.append((SQL.SET_SNAPSHOT, params))
             statements.append(_history(update.record_id, snapshot, update.last_error))
+            statements.extend(
+                (SQL.INSERT_FORMER_ID, (former, update.record_id)) for former in update.former_ids
+            )
         await self._write(statements, durable=False)
 
     async def adopt(self, *, record_id: str, endpoint: str, scope: str, snapshot: Snapshot) -> str:
@@ -353,8 +360,10 @@ class SQLStore:
         return _record(rows[0]) if rows else None
 
     async def find(self, provider: str, endpoint: str, job_id: str) -> JobRecord | None:
-        """The record of a vendor job, by the vendor's id."""
-        rows = await self._read(SQL.BY_VENDOR_ID, (provider, endpoint, job_id))
+        """The record of a vendor job, by the vendor's id (or an earlier stage's)."""
+        rows = await self._read(
+            SQL.BY_VENDOR_ID, (provider, endpoint, job_id, provider, endpoint, job_id, job_id)
+        )
         return _record(rows[0]) if rows else None
 
     async def lookup(self, any_id: str) -> list[JobRecord]:

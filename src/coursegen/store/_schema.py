@@ -78,6 +78,21 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
                 ON coursegen_fleet_samples (batch, taken_at)""",
         ),
     ),
+    (
+        3,
+        (
+            # The vendor ids a staged job went by before its current one (an EduMate PDF
+            # job's chunking job): a token of an earlier stage finds the job, and never
+            # starts a later stage a second time.
+            """CREATE TABLE coursegen_former_ids (
+                provider TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                job_id TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                PRIMARY KEY (provider, endpoint, job_id)
+            )""",
+        ),
+    ),
 )
 
 LATEST: Final = MIGRATIONS[-1][0]
@@ -120,7 +135,17 @@ class SQL:
     )
     SELECT_JOBS: Final = f"SELECT {_COLUMNS} FROM coursegen_jobs"  # noqa: S608 - constant
     BY_ID: Final = f"{SELECT_JOBS} WHERE id = ?"
-    BY_VENDOR_ID: Final = f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND job_id = ?"
+    # By the vendor's current id, or one the job went by at an earlier stage.
+    BY_VENDOR_ID: Final = (
+        f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND (job_id = ? OR id IN "  # noqa: S608 - constant column names
+        "(SELECT record_id FROM coursegen_former_ids "
+        "WHERE provider = ? AND endpoint = ? AND job_id = ?)) ORDER BY job_id = ? DESC"
+    )
+    INSERT_FORMER_ID: Final = (
+        "INSERT INTO coursegen_former_ids (provider, endpoint, job_id, record_id) "
+        "SELECT provider, endpoint, ?, id FROM coursegen_jobs WHERE id = ? "
+        "ON CONFLICT DO NOTHING"
+    )
     BY_ANY_ID: Final = f"{SELECT_JOBS} WHERE id = ? OR job_id = ? ORDER BY created_at"
     UNFINISHED: Final = (
         f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND scope = ? "

@@ -15,21 +15,16 @@ What the vendor does beyond its docs, and how this adapter meets it:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Self
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 import attrs
-import httpx
 
 from coursegen import (
     AuthenticationError,
     Capabilities,
-    ConfigurationError,
     Course,
     CourseRequest,
     ExportResult,
@@ -48,18 +43,18 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Request,
-    Secret,
     Settings,
     Snapshot,
     UnsupportedFeature,
     WebhookEvent,
 )
 from coursegen.wire import (
+    VendorAPI,
+    https_problem,
     parse_json,
     parse_rate_limit_headers,
-    provider_error,
-    read_json,
     structure,
+    unknown_keys,
 )
 
 from ._wire import (
@@ -75,8 +70,10 @@ from ._wire import (
     ExportResponse,
     JobResponse,
     SubmitResponse,
-    unknown_keys,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["LearningStudio"]
 
@@ -119,7 +116,6 @@ _MISSING_KEY = (
     "COURSEGEN_LEARNINGSTUDIO_API_KEY, or put it in the URL "
     "(learningstudio://KEY@learningstudioai.com)"
 )
-_REDACTED: Final = "********"
 _RESOURCE: Final = "api/v1/courses"
 
 
@@ -166,34 +162,25 @@ class LearningStudio:
         },
     )
 
-    _api_key: Secret = attrs.field(alias="api_key", repr=False)
-    _base_url: httpx.URL = attrs.field(alias="base_url", converter=httpx.URL)
-    # Built once: a URL is parsed on every poll otherwise, a good share of its cost.
-    _root: str = attrs.field(init=False)
-
-    @_root.default
-    def _root_of_base(self) -> str:
-        # Relative to the base's path, so a base behind a path prefix
-        # (https://gateway.example/learningstudio) keeps its prefix.
-        return str(self._base_url.copy_with(path=self._base_url.path.rstrip("/") + "/"))
+    _api: VendorAPI = attrs.field(alias="api")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """The adapter for `settings`; `ConfigurationError` without an API key."""
-        if not settings.api_key:
-            raise ConfigurationError(_MISSING_KEY)
-        base_url = settings.base_url if settings.base_url.host else httpx.URL(cls.default_base_url)
-        if base_url.scheme not in {"http", "https"}:
-            raise ConfigurationError(
-                f"LearningStudioAI's base URL must be http or https, not {base_url.scheme!r}"
+        return cls(
+            api=VendorAPI.from_settings(
+                settings,
+                provider=PROVIDER,
+                vendor="LearningStudioAI",
+                default_base_url=cls.default_base_url,
+                missing_key=_MISSING_KEY,
             )
-        return cls(api_key=settings.api_key, base_url=base_url)
+        )
 
     @property
     def rate_scope(self) -> str:
         """The vendor limits each key: a fingerprint of the key, from which it cannot be read."""
-        digest = hashlib.sha256(self._api_key.reveal().encode()).hexdigest()
-        return f"key-{digest[:16]}"
+        return self._api.key_scope()
 
     # ------------------------------------------------------------------- create
 
@@ -208,9 +195,7 @@ class LearningStudio:
             raise UnsupportedFeature(
                 self.name, type(request).__name__, "LearningStudioAI generates courses only"
             )
-        problems = _course_request_problems(request)
-        if problems:
-            raise self._invalid("; ".join(problems))
+        self._api.refuse(_course_request_problems(request))
         body = CreateJobBody(
             subject=request.subject,
             format=request.format,
@@ -221,7 +206,7 @@ class LearningStudio:
         )
         payload: dict[str, Any] = CONVERTER.unstructure(body)
         payload.update(request.extra)
-        return self._post(self._url(_RESOURCE), payload)
+        return self._api.post(_RESOURCE, json_body=payload)
 
     def read_submitted(self, response: httpx.Response) -> Snapshot:
         """The first snapshot, from `202 {jobId, status, pollUrl}` (200 and 201 too).
@@ -231,17 +216,9 @@ class LearningStudio:
         configured base is refused with `MalformedResponse`: it means a misconfigured
         base URL or a tampering proxy, and coursegen never sends the key to another host.
         """
-        data = read_json(response, provider=self.name)
-        submitted = structure(
-            CONVERTER,
-            data,
-            SubmitResponse,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        data, submitted = self._api.read(response, CONVERTER, SubmitResponse)
         if submitted.poll_url is not None:
-            self._check_same_origin(submitted.poll_url, response)
+            self._api.check_same_origin(submitted.poll_url, response, what="pollUrl")
         return Snapshot(
             job_id=submitted.job_id,
             provider=self.name,
@@ -254,27 +231,15 @@ class LearningStudio:
 
     def poll(self, job_id: str) -> httpx.Request:
         """`GET /api/v1/courses/jobs/:jobId`."""
-        return httpx.Request(
-            "GET",
-            self._url(_RESOURCE, "jobs", self._path_segment(job_id, "job id")),
-            headers=self._headers(),
-        )
+        return self._api.get(_RESOURCE, "jobs", self._api.segment(job_id, "job id"))
 
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         """The job's state. A status word the vendor adds later reads as RUNNING, with
         the word kept in `vendor_status`; a `completed` job without a course, or a body
         about another job, is `MalformedResponse`."""
-        data = read_json(response, provider=self.name)
-        job = structure(
-            CONVERTER,
-            data,
-            JobResponse,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        data, job = self._api.read(response, CONVERTER, JobResponse)
         if job.job_id != job_id:
-            raise self._malformed(
+            raise self._api.malformed(
                 f"asked for job {job_id!r}, the answer is about job {job.job_id!r}", response
             )
         status = _STATUSES.get(job.status, JobStatus.RUNNING)
@@ -282,7 +247,7 @@ class LearningStudio:
         if job.course is not None:
             course = _course(job.course, data["course"])
         elif status is JobStatus.SUCCEEDED:
-            raise self._malformed("the job is completed but its course is null", response)
+            raise self._api.malformed("the job is completed but its course is null", response)
         return Snapshot(
             job_id=job.job_id,
             provider=self.name,
@@ -302,12 +267,10 @@ class LearningStudio:
         proxy's plain-text 502) still gives the status's error. `raw` is always the body.
         """
         error = self._error_body(response)
-        return provider_error(
+        return self._api.error(
             response,
-            provider=self.name,
-            vendor="LearningStudioAI",
             code=error.code if error else None,
-            message=self._redact(error.message) if error and error.message else None,
+            message=error.message if error else None,
             codes=_ERRORS_BY_CODE,
             rate_limit=self.read_rate_limit(response),
         )
@@ -329,31 +292,16 @@ class LearningStudio:
         problems = []
         if chosen not in EXPORT_FORMATS:
             problems.append(f"export format must be one of {', '.join(EXPORT_FORMATS)}")
-        if callback_url is not None and (problem := _https_problem(callback_url)):
+        if callback_url is not None and (problem := https_problem(callback_url)):
             problems.append(problem)
-        if problems:
-            raise self._invalid("; ".join(problems))
+        self._api.refuse(problems)
         body = ExportBody(format=chosen, callback_url=callback_url)
-        path = self._path_segment(course_id, "course id")
-        return self._post(self._url(_RESOURCE, path, "export"), CONVERTER.unstructure(body))
+        path = self._api.segment(course_id, "course id")
+        return self._api.post(_RESOURCE, path, "export", json_body=CONVERTER.unstructure(body))
 
     def read_export(self, response: httpx.Response) -> ExportResult:
-        data = read_json(response, provider=self.name)
-        exported = structure(
-            CONVERTER,
-            data,
-            ExportResponse,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
-        return ExportResult(
-            course_id=exported.course_id,
-            format=exported.format,
-            download_url=exported.download_url,
-            share_url=exported.share_url,
-            exported_at=exported.exported_at,
-        )
+        _, exported = self._api.read(response, CONVERTER, ExportResponse)
+        return _export_result(exported)
 
     # ------------------------------------------------------------------- webhooks
 
@@ -394,14 +342,7 @@ class LearningStudio:
             return WebhookEvent(self.name, event, failed.job_id, snapshot=snapshot, raw=data)
         if event == "course.exported":
             exported = structure(CONVERTER, data, CourseExportedEvent, provider=self.name, raw=text)
-            export = ExportResult(
-                course_id=exported.course_id,
-                format=exported.format,
-                download_url=exported.download_url,
-                share_url=exported.share_url,
-                exported_at=exported.exported_at,
-            )
-            return WebhookEvent(self.name, event, export=export, raw=data)
+            return WebhookEvent(self.name, event, export=_export_result(exported), raw=data)
         raise MalformedResponse(
             f"unknown webhook event {event!r}"
             if isinstance(event, str)
@@ -412,49 +353,9 @@ class LearningStudio:
 
     # ------------------------------------------------------------------- helpers
 
-    def _url(self, *segments: str) -> str:
-        return self._root + "/".join(segments)
-
-    def _path_segment(self, identifier: str, what: str) -> str:
-        if not identifier:
-            raise self._invalid(f"the {what} must not be empty")
-        # `safe=""` quotes "/" too: an id can never reach another endpoint.
-        return quote(identifier, safe="")
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._api_key.reveal()}",
-            "Accept": "application/json",
-        }
-
-    def _post(self, url: str, payload: Mapping[str, Any]) -> httpx.Request:
-        try:
-            # `allow_nan=False`: NaN and Infinity are not JSON, and the vendor would refuse them.
-            content = json.dumps(
-                payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            )
-        except (TypeError, ValueError) as exc:
-            raise self._invalid(f"the request body is not JSON-serializable: {exc}") from exc
-        headers = self._headers() | {"Content-Type": "application/json"}
-        return httpx.Request("POST", url, headers=headers, content=content.encode())
-
-    def _check_same_origin(self, poll_url: str, response: httpx.Response) -> None:
-        try:
-            target = httpx.URL(self._root).join(poll_url)
-        except httpx.InvalidURL as exc:
-            raise self._malformed(f"pollUrl is not a URL: {poll_url!r}", response) from exc
-        base = self._base_url
-        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
-            raise self._malformed(
-                f"pollUrl points to {target.scheme}://{target.host}, not to the configured "
-                f"{base.scheme}://{base.host}; coursegen does not send the API key elsewhere",
-                response,
-            )
-
     def _error_body(self, response: httpx.Response) -> ErrorBody | None:
-        try:
-            data = read_json(response, provider=self.name)
-        except MalformedResponse:
+        data = self._api.json_or_none(response)
+        if data is None:
             return None
         try:
             return structure(CONVERTER, data, ErrorBody, provider=self.name, raw=response.text)
@@ -462,19 +363,6 @@ class LearningStudio:
             # Not the documented shape; keep a code if there is one, since it classifies.
             code = data.get("code") if isinstance(data, dict) else None
             return ErrorBody(message="", code=code) if isinstance(code, str) else None
-
-    def _redact(self, text: str) -> str:
-        # The vendor's messages never echo the key as documented; a proxy's might.
-        key = self._api_key.reveal()
-        return text.replace(key, _REDACTED) if key else text
-
-    def _invalid(self, message: str) -> InvalidRequest:
-        return InvalidRequest(message, provider=self.name, vendor_code=None)
-
-    def _malformed(self, message: str, response: httpx.Response) -> MalformedResponse:
-        return MalformedResponse(
-            message, provider=self.name, raw=response.text, status_code=response.status_code
-        )
 
 
 # ----------------------------------------------------------------------- translation
@@ -514,20 +402,9 @@ def _course_request_problems(request: CourseRequest) -> list[str]:
             f"unknown add-ons {', '.join(unknown)} (LearningStudioAI offers "
             f"{', '.join(sorted(ADD_ONS))})"
         )
-    if request.callback_url is not None and (problem := _https_problem(request.callback_url)):
+    if request.callback_url is not None and (problem := https_problem(request.callback_url)):
         problems.append(problem)
     return problems
-
-
-def _https_problem(url: str) -> str | None:
-    """Why `url` is no HTTPS callback URL, or None if it is one."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return f"callback_url is not a URL: {url!r}"
-    if parsed.scheme != "https" or not parsed.host:
-        return f"callback_url must be an https:// URL, not {url!r}"
-    return None
 
 
 def _fraction(percent: float | None) -> float | None:
@@ -550,4 +427,14 @@ def _course(course: CourseBody, data: Mapping[str, Any]) -> Course:
         share_url=course.share_url,
         created_at=course.created_at,
         extra=unknown_keys(data, COURSE_KEYS),
+    )
+
+
+def _export_result(exported: ExportResponse | CourseExportedEvent) -> ExportResult:
+    return ExportResult(
+        course_id=exported.course_id,
+        format=exported.format,
+        download_url=exported.download_url,
+        share_url=exported.share_url,
+        exported_at=exported.exported_at,
     )

@@ -9,15 +9,13 @@ a word the vendor adds tomorrow must still parse, and the adapter decides what i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from coursegen.wire import camel_case, camel_case_converter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import cattrs
 
 __all__ = [
@@ -33,7 +31,6 @@ __all__ = [
     "ExportResponse",
     "JobResponse",
     "SubmitResponse",
-    "unknown_keys",
 ]
 
 
@@ -152,8 +149,3 @@ CONVERTER: Final[cattrs.Converter] = camel_case_converter()
 
 COURSE_KEYS: Final = frozenset(camel_case(field.name) for field in attrs.fields(CourseBody))
 """The course keys `CourseBody` reads; any other key goes to `Course.extra`."""
-
-
-def unknown_keys(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """The entries of a vendor object that no wire field reads, so that none is lost."""
-    return {key: value for key, value in data.items() if key not in known}

@@ -397,6 +397,17 @@ class LearningStudioSandbox(Sandbox):
             headers = self._window(credential, endpoint).headers(self.vendor_now())
         return _error(500, "INTERNAL_ERROR", "Internal server error", headers)
 
+    def rate_limited(self, request: Request, retry_after: float) -> Response:
+        # The vendor's own refusal: its body, no requests left, `Retry-After` seconds.
+        endpoint = _endpoint_of(request.method, request.url.path)
+        headers: dict[str, str] = {}
+        if endpoint is not None:
+            credential = _credential(request.headers.get("authorization"))
+            headers = self._window(credential, endpoint).headers(self.vendor_now())
+        wait = str(math.ceil(retry_after))
+        headers |= {"RateLimit-Remaining": "0", "RateLimit-Reset": wait, "Retry-After": wait}
+        return _error(429, "RATE_LIMIT_EXCEEDED", "Too many requests", headers)
+
     def _window(self, credential: str, endpoint: Endpoint) -> _SlidingWindow:
         window = self._windows.get((credential, endpoint))
         if window is None:

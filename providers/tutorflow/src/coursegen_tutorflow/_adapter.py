@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
-from urllib.parse import quote
 
 import attrs
 import httpx
@@ -63,6 +61,7 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Request,
+    RetryPolicy,
     Secret,
     Settings,
     Snapshot,
@@ -71,11 +70,12 @@ from coursegen import (
     WebhookVerificationError,
 )
 from coursegen.wire import (
+    VendorAPI,
     parse_json,
     parse_rate_limit_headers,
-    provider_error,
     read_json,
     structure,
+    unknown_keys,
 )
 
 from ._wire import (
@@ -86,7 +86,6 @@ from ._wire import (
     LessonBody,
     PriceSnapshot,
     PublicCourseResponse,
-    unknown_keys,
 )
 
 if TYPE_CHECKING:
@@ -173,7 +172,6 @@ _UNVERIFIABLE: Final = (
     "no TutorFlow webhook secret is configured (set TUTORFLOW_WEBHOOK_SECRET, "
     "COURSEGEN_TUTORFLOW_WEBHOOK_SECRET or webhook_secret=): the webhook cannot be verified"
 )
-_REDACTED: Final = "********"
 
 
 @attrs.frozen
@@ -203,6 +201,14 @@ class TutorFlow:
         {"workspace", "rate_limit", "tier", "classroom_id"}
     )
     """Settings beyond the core ones (`connect()` refuses any other)."""
+    retry_policy: ClassVar[RetryPolicy] = RetryPolicy(
+        # The error-handling guide: retry 429 with backoff; 500 at most 3 times, from 1 s.
+        attempts=6,
+        initial=1.0,
+        maximum=30.0,
+        server_errors=3,
+    )
+    """TutorFlow's own retry rules: the client's default unless `connect(retry=...)`."""
     # A poll is the request's URL and the key's headers: built once per job (`Adapter`).
     reusable_polls: ClassVar[bool] = True
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -227,8 +233,7 @@ class TutorFlow:
         public_pages=True,
     )
 
-    _api_key: Secret = attrs.field(alias="api_key", repr=False)
-    _base_url: httpx.URL = attrs.field(alias="base_url", converter=httpx.URL)
+    _api: VendorAPI = attrs.field(alias="api")
     _webhook_secret: Secret | None = attrs.field(alias="webhook_secret", default=None, repr=False)
     _workspace: str | None = attrs.field(alias="workspace", default=None)
     _rate_limit: int = attrs.field(alias="rate_limit", default=DEFAULT_RATE_LIMIT)
@@ -253,16 +258,17 @@ class TutorFlow:
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """The adapter for `settings`; `ConfigurationError` naming what is missing or wrong."""
-        if not settings.api_key:
-            raise ConfigurationError(_MISSING_KEY)
-        base_url = settings.base_url if settings.base_url.host else httpx.URL(cls.default_base_url)
-        if base_url.scheme not in {"http", "https"}:
-            raise ConfigurationError(
-                f"TutorFlow's base URL must be http or https, not {base_url.scheme!r}"
-            )
+        api = VendorAPI.from_settings(
+            settings,
+            provider=PROVIDER,
+            vendor="TutorFlow",
+            default_base_url=cls.default_base_url,
+            missing_key=_MISSING_KEY,
+            prefix=API_PREFIX,
+            secrets=(settings.webhook_secret,),
+        )
         return cls(
-            api_key=settings.api_key,
-            base_url=base_url,
+            api=api,
             webhook_secret=settings.webhook_secret,
             workspace=_text_option(settings, "workspace"),
             rate_limit=_rate_limit_option(settings),
@@ -284,8 +290,7 @@ class TutorFlow:
         """
         if self._workspace is not None:
             return f"workspace-{self._workspace}"
-        digest = hashlib.sha256(self._api_key.reveal().encode()).hexdigest()
-        return f"key-{digest[:16]}"
+        return self._api.key_scope()
 
     # ------------------------------------------------------------------- create
 
@@ -300,9 +305,7 @@ class TutorFlow:
             raise UnsupportedFeature(
                 self.name, type(request).__name__, "TutorFlow generates courses only"
             )
-        problems = _course_request_problems(request)
-        if problems:
-            raise self._invalid("; ".join(problems))
+        self._api.refuse(_course_request_problems(request))
         body = CreateCourseBody(
             prompt=request.subject,
             title=request.title,
@@ -321,7 +324,7 @@ class TutorFlow:
         key = payload.get("idempotencyKey")
         if isinstance(key, str) and key:
             headers["Idempotency-Key"] = key
-        return self._post(self._url("courses"), payload, headers)
+        return self._api.post("courses", json_body=payload, headers=headers)
 
     def read_submitted(self, response: httpx.Response) -> Snapshot:
         """The first snapshot, from the `CourseResDto` a create answers (200, 201 or 202).
@@ -329,21 +332,20 @@ class TutorFlow:
         A replay of an idempotency key answers the original request: same `id`, so the
         same job. A create in `sync` mode (through `extra`) answers the finished request.
         """
-        data, course = self._read_course(response)
+        data, course = self._api.read(response, CONVERTER, CourseResponse)
         return self._snapshot(course, data, response)
 
     # ------------------------------------------------------------------- poll
 
     def poll(self, job_id: str) -> httpx.Request:
         """`GET /v1/platform/courses/:id`."""
-        path = self._path_segment(job_id, "course request id")
-        return httpx.Request("GET", self._url("courses", path), headers=self._headers())
+        return self._api.get("courses", self._api.segment(job_id, "course request id"))
 
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         """The request's state; an answer about another request is `MalformedResponse`."""
-        data, course = self._read_course(response)
+        data, course = self._api.read(response, CONVERTER, CourseResponse)
         if course.id != job_id:
-            raise self._malformed(
+            raise self._api.malformed(
                 f"asked for course request {job_id!r}, the answer is about {course.id!r}",
                 response,
             )
@@ -357,12 +359,10 @@ class TutorFlow:
         proxy's page, a framework's default error) still gives the status's error; `raw`
         is always the body as received."""
         code, vendor_message = _error_fields(response)
-        return provider_error(
+        return self._api.error(
             response,
-            provider=self.name,
-            vendor="TutorFlow",
             code=code,
-            message=self._redact(vendor_message) if vendor_message else None,
+            message=vendor_message,
             codes=_ERRORS_BY_CODE,
             rate_limit=self.read_rate_limit(response),
         )
@@ -376,24 +376,17 @@ class TutorFlow:
 
     def public_course(self, share_token: str, *, full: bool = False) -> httpx.Request:
         """`GET /v1/platform/courses/public/:shareToken` (or `.../full`), with no key."""
-        token = self._path_segment(share_token, "share token")
+        token = self._api.segment(share_token, "share token")
         segments = ("courses", "public", token, "full") if full else ("courses", "public", token)
-        return httpx.Request("GET", self._url(*segments), headers=_PUBLIC_HEADERS)
+        # Public pages are for learners: no Authorization header, ever.
+        return self._api.get(*segments, keyed=False)
 
     def read_public_course(self, response: httpx.Response) -> Course:
         """A published course; chapters and lessons come with the `full` page only."""
-        data = read_json(response, provider=self.name)
-        page = structure(
-            CONVERTER,
-            data,
-            PublicCourseResponse,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        data, page = self._api.read(response, CONVERTER, PublicCourseResponse)
         course_id = page.course_id or page.id
         if not course_id:
-            raise self._malformed("the public course has neither courseId nor id", response)
+            raise self._api.malformed("the public course has neither courseId nor id", response)
         return Course(
             id=course_id,
             title=page.title or page.slug or course_id,
@@ -412,10 +405,9 @@ class TutorFlow:
         """`GET /v1/platform/courses/public/:shareToken/lessons/:sequence`, with no key."""
         given: object = sequence  # typed int, but callers may pass anything
         if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-            raise self._invalid(f"a lesson sequence is a whole number from 1, not {sequence!r}")
-        token = self._path_segment(share_token, "share token")
-        url = self._url("courses", "public", token, "lessons", str(sequence))
-        return httpx.Request("GET", url, headers=_PUBLIC_HEADERS)
+            raise self._api.invalid(f"a lesson sequence is a whole number from 1, not {sequence!r}")
+        token = self._api.segment(share_token, "share token")
+        return self._api.get("courses", "public", token, "lessons", str(sequence), keyed=False)
 
     def read_public_lesson(self, response: httpx.Response) -> Lesson:
         """One lesson with its `content` (text; structured content stays in `extra`)."""
@@ -523,18 +515,6 @@ class TutorFlow:
 
     # ------------------------------------------------------------------- helpers
 
-    def _read_course(self, response: httpx.Response) -> tuple[dict[str, Any], CourseResponse]:
-        data = read_json(response, provider=self.name)
-        course = structure(
-            CONVERTER,
-            data,
-            CourseResponse,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
-        return data, course  # `structure` proved `data` a JSON object
-
     def _snapshot(
         self, course: CourseResponse, data: Mapping[str, Any], response: httpx.Response
     ) -> Snapshot:
@@ -542,7 +522,9 @@ class TutorFlow:
         result: Course | None = None
         if status is JobStatus.SUCCEEDED:
             if course.course_id is None:
-                raise self._malformed("the request is COMPLETED but names no courseId", response)
+                raise self._api.malformed(
+                    "the request is COMPLETED but names no courseId", response
+                )
             result = _course(course, data)
         poll_after: float | None = None
         if not status.is_terminal and course.poll_after_ms is not None:
@@ -558,61 +540,6 @@ class TutorFlow:
             cost=_money(course.price_snapshot),
             raw=data,
         )
-
-    def _url(self, *segments: str) -> httpx.URL:
-        # The base may be written with or without the API prefix (the docs give both
-        # `https://api.tutorflow.io` and `https://api.tutorflow.io/v1/platform`), and may
-        # sit behind a gateway's path prefix: both keep working.
-        path = self._base_url.path.rstrip("/")
-        if not path.endswith(API_PREFIX):
-            path += API_PREFIX
-        root = self._base_url.copy_with(path=path + "/", query=None, fragment=None)
-        return root.join("/".join(segments))
-
-    def _path_segment(self, identifier: str, what: str) -> str:
-        given: object = identifier  # typed str, but callers may pass anything
-        if not isinstance(given, str) or not given:
-            raise self._invalid(f"the {what} must be a non-empty string")
-        # `safe=""` quotes "/" too: an id can never reach another endpoint.
-        return quote(identifier, safe="")
-
-    def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._api_key.reveal()}",
-            "Accept": "application/json",
-        }
-
-    def _post(
-        self, url: httpx.URL, payload: Mapping[str, Any], extra_headers: Mapping[str, str]
-    ) -> httpx.Request:
-        try:
-            # `allow_nan=False`: NaN and Infinity are not JSON, and the vendor would refuse them.
-            content = json.dumps(
-                payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            )
-        except (TypeError, ValueError) as exc:
-            raise self._invalid(f"the request body is not JSON-serializable: {exc}") from exc
-        headers = self._headers() | {"Content-Type": "application/json"} | dict(extra_headers)
-        return httpx.Request("POST", url, headers=headers, content=content.encode())
-
-    def _redact(self, text: str) -> str:
-        # The vendor's messages never echo a secret as documented; a proxy's might.
-        for secret in (self._api_key, self._webhook_secret):
-            if secret:
-                text = text.replace(secret.reveal(), _REDACTED)
-        return text
-
-    def _invalid(self, message: str) -> InvalidRequest:
-        return InvalidRequest(message, provider=self.name, vendor_code=None)
-
-    def _malformed(self, message: str, response: httpx.Response) -> MalformedResponse:
-        return MalformedResponse(
-            message, provider=self.name, raw=response.text, status_code=response.status_code
-        )
-
-
-_PUBLIC_HEADERS: Final = MappingProxyType({"Accept": "application/json"})
-"""Public pages are for learners: no Authorization header, ever."""
 
 
 # ----------------------------------------------------------------------- settings

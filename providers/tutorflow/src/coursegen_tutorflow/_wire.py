@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from coursegen.wire import camel_case_converter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import cattrs
 
 __all__ = [
@@ -34,7 +32,6 @@ __all__ = [
     "LessonBody",
     "PriceSnapshot",
     "PublicCourseResponse",
-    "unknown_keys",
 ]
 
 
@@ -173,8 +170,3 @@ class ErrorEnvelope:
 
 CONVERTER: Final[cattrs.Converter] = camel_case_converter()
 """The one converter for this vendor. TutorFlow is plain camelCase throughout."""
-
-
-def unknown_keys(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    """The entries of a vendor object that no neutral field reads, so that none is lost."""
-    return {key: value for key, value in data.items() if key not in known}

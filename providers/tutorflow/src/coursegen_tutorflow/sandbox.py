@@ -475,6 +475,19 @@ class TutorFlowSandbox(Sandbox):
             headers = self._rate_headers(api_key.workspace)
         return self._error(500, "platform_internal_error", "Internal server error", headers)
 
+    def rate_limited(self, request: Request, retry_after: float) -> Response:
+        # The vendor's refusal says when only through the absolute X-RateLimit-Reset
+        # (and `Date`): no Retry-After, as the real one.
+        del request  # the pool is the workspace's, whoever asked
+        reset = self.wall_clock(self.vendor_now() + retry_after)
+        headers = {
+            "X-RateLimit-Limit": "60",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(math.ceil(round(reset.timestamp(), 6))),
+        }
+        message = "Rate limit exceeded for this workspace"
+        return self._error(429, "platform_rate_limit_exceeded", message, headers)
+
     def encode_webhook(self, event: str, body: Any) -> tuple[bytes, Mapping[str, str]]:
         content = json.dumps(body, separators=(",", ":")).encode()
         headers = {
