@@ -147,13 +147,22 @@ def test_an_unknown_toml_key_names_the_file_and_the_nearest_setting(
 def test_an_unknown_key_in_the_coursegen_table_is_refused(
     registry: Registry, tmp_path: Path
 ) -> None:
-    """`[coursegen]` takes url and provider: `urll` is refused with the nearest of them."""
+    """`[coursegen]` takes url, provider and store: `urll` is refused with the nearest of them."""
     path = tmp_path / "coursegen.toml"
     path.write_text('[coursegen]\nurll = "toy://K@toy.example"\n')
     with pytest.raises(
         coursegen.ConfigurationError, match=r"unknown key 'urll'.*did you mean 'url'"
     ):
         coursegen.connect(config=path, registry=registry, environ={})
+
+
+def test_the_coursegen_table_names_the_store(registry: Registry, tmp_path: Path) -> None:
+    """`store = "..."` in `[coursegen]` is the client's job store, as connect() documents."""
+    path = tmp_path / "coursegen.toml"
+    database = tmp_path / "jobs.db"
+    path.write_text(f'[coursegen]\nurl = "toy://K@toy.example"\nstore = "sqlite:///{database}"\n')
+    client = coursegen.connect(config=path, registry=registry, environ={})
+    assert client.store is not None
 
 
 def test_an_unknown_url_query_setting_is_refused(registry: Registry) -> None:

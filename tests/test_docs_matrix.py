@@ -47,3 +47,33 @@ def test_the_marker_is_replaced_in_a_page():
     page = f"# Providers\n\n{hook.MARKER}\n"
     assert "### Request fields honoured" in hook.on_page_markdown(page)
     assert hook.on_page_markdown("# Other\n") == "# Other\n"
+
+
+class _NeedsARegion(toy.Toy):
+    """A provider whose policy comes from settings it cannot be built without."""
+
+    name = "needs-region"
+
+    @property
+    def policy(self):
+        return toy.Toy.policy
+
+    @classmethod
+    def from_settings(cls, settings):
+        del settings  # whatever it is given, a region is missing
+        raise coursegen.ConfigurationError("needs-region needs a region")
+
+
+class _NeedsARegionPlugin:
+    @coursegen.hookimpl
+    def coursegen_register_providers(self, register):
+        register(_NeedsARegion)
+
+
+def test_a_provider_that_cannot_be_built_is_shown_without_a_policy():
+    """The build does not fail on a plugin needing more than a key: its policy cells say so."""
+    registry = coursegen.Registry(entry_points=list, environ={})
+    registry.register_plugin(_NeedsARegionPlugin())
+    matrix = _matrix_module().feature_matrix(registry)
+    assert "`needs-region`" in matrix
+    assert "| poll floor (min interval) | depends on its settings |" in matrix

@@ -30,7 +30,7 @@ YES, NO = "yes", "-"
 _PLACEHOLDER_KEY = "docs-placeholder"
 
 
-def _policy(info: ProviderInfo) -> PollPolicy:
+def _policy(info: ProviderInfo) -> PollPolicy | None:
     """The provider's policy with default settings (some adapters derive it from them)."""
     declared = getattr(info.adapter, "policy", None)
     if isinstance(declared, PollPolicy):
@@ -40,7 +40,12 @@ def _policy(info: ProviderInfo) -> PollPolicy:
         base_url=info.adapter.default_base_url,
         api_key=_PLACEHOLDER_KEY,
     )
-    return info.adapter.from_settings(settings).policy
+    try:
+        return info.adapter.from_settings(settings).policy
+    except coursegen.CourseGenError:
+        # A provider that needs more settings than a key to be built: its class-level
+        # defaults are all there is to show (an empty policy would be a lie).
+        return None
 
 
 def _seconds(value: float | None, none: str = "no expiry declared") -> str:
@@ -101,6 +106,7 @@ def feature_matrix(registry: Registry | None = None) -> str:
     header = ["feature", *(f"`{info.name}`" for info in infos)]
     caps = [info.adapter.capabilities for info in infos]
     policies = [_policy(info) for info in infos]
+    unknown = "depends on its settings"
 
     def row(label: str, cell: Callable[[int], str]) -> list[str]:
         return [label, *(cell(i) for i in range(len(infos)))]
@@ -142,27 +148,29 @@ def feature_matrix(registry: Registry | None = None) -> str:
         row(f"`{field}`", lambda i, f=field: _flag(f in caps[i].request_fields))
         for field in _request_fields(kinds)
     ]
+
+    def policy_row(label: str, cell: Callable[[PollPolicy], str]) -> list[str]:
+        return row(label, lambda i: unknown if (p := policies[i]) is None else cell(p))
+
     polling = [
-        row("poll floor (min interval)", lambda i: _seconds(policies[i].min_interval)),
-        row("poll interval without a hint", lambda i: _seconds(policies[i].interval)),
-        row(
+        policy_row("poll floor (min interval)", lambda p: _seconds(p.min_interval)),
+        policy_row("poll interval without a hint", lambda p: _seconds(p.interval)),
+        policy_row(
             "backoff",
-            lambda i: (
-                f"x{policies[i].backoff:g} up to {_seconds(policies[i].max_interval)}"
-                if policies[i].backoff != 1.0
-                else NO
+            lambda p: (
+                f"x{p.backoff:g} up to {_seconds(p.max_interval)}" if p.backoff != 1.0 else NO
             ),
         ),
-        row("job timeout (default deadline)", lambda i: _seconds(policies[i].job_timeout)),
-        row("result kept by the vendor", lambda i: _seconds(policies[i].result_ttl)),
-        row("rate limits per scope", lambda i: _rate_limits(policies[i])),
+        policy_row("job timeout (default deadline)", lambda p: _seconds(p.job_timeout)),
+        policy_row("result kept by the vendor", lambda p: _seconds(p.result_ttl)),
+        policy_row("rate limits per scope", _rate_limits),
     ]
     return "\n\n".join(
         [
             "### What each provider does\n\n" + _table(header, general),
             "### Request fields honoured\n\nA field marked `-` raises `UnsupportedFeature` "
             "(or is dropped with a warning under `strict=False`) before anything is sent.\n\n"
-            + _table(header, fields),
+            + _table(["field", *header[1:]], fields),
             "### Polling and rate limits (vendor seconds)\n\n" + _table(header, polling),
         ]
     )

@@ -73,6 +73,7 @@ from ._models import (
 if TYPE_CHECKING:
     from ._client import Client
     from ._config import connect
+    from ._fleet import FleetJob
     from ._http import RetryPolicy
     from ._job import CourseJob, Job
     from ._json import from_json, to_json
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Client": "._client",
     "connect": "._config",
+    "FleetJob": "._fleet",
     "RetryPolicy": "._http",
     "CourseJob": "._job",
     "Job": "._job",
@@ -150,6 +152,7 @@ __all__ = [
     "CourseRequest",
     "ExportResult",
     "Exporter",
+    "FleetJob",
     "InvalidRequest",
     "Job",
     "JobError",

@@ -54,6 +54,7 @@ from ._errors import (
     SubmitOutcomeUnknown,
     UnsupportedFeature,
 )
+from ._fleet import local
 from ._job import Job
 from ._json import to_json
 from ._models import AssessmentRequest, BloomLevel, CourseRequest, JobStatus, Snapshot
@@ -411,7 +412,7 @@ class MemoryLedger:
         return Found(job=job) if job is not None else None
 
     async def submit(self, key: str, request: Request) -> Job:
-        job = self._jobs[key] = await self._client.submit(request, key=key)
+        job = self._jobs[key] = local(await self._client.submit(request, key=key))
         return job
 
 
@@ -476,7 +477,7 @@ class StoreLedger:
     async def submit(self, key: str, request: Request) -> Job:
         attempt = self._attempts.get(key, 0) + 1
         self._attempts[key] = attempt
-        return await self._client.submit(request, key=attempt_key(key, attempt))
+        return local(await self._client.submit(request, key=attempt_key(key, attempt)))
 
 
 def ledger_for(client: Client) -> Ledger:

@@ -31,6 +31,7 @@ from ._errors import (
     UnsupportedFeature,
 )
 from ._features import check_request
+from ._fleet import FleetJob, FleetWatcher, scope_key
 from ._http import NoCookiesClient, RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest, JobStatus
@@ -111,9 +112,15 @@ class Client:
         store: Store | str | None = None,
         recover: bool = True,
         expect_webhooks: bool = False,
+        fleet: bool = False,
     ) -> None:
         if transport is not None and http_client is not None:
             raise ConfigurationError("pass either transport or http_client, not both")
+        if fleet and store is None:
+            raise ConfigurationError(
+                "fleet=True records intents for a worker fleet: it needs the fleet's store "
+                "(store='postgresql://...')"
+            )
         self._adapter = adapter
         self._settings = settings
         self._transport = transport
@@ -128,7 +135,12 @@ class Client:
         if isinstance(store, str):
             store = open_store(store)
         self._durable = Durability(store) if store is not None else None
-        self._recover = recover
+        # A fleet's web process: it records intents and leaves sending to the scope's
+        # owner (a `coursegen worker`), which also does the recovery.
+        self._fleet: FleetWatcher | None = (
+            FleetWatcher(self._durable.store) if fleet and self._durable is not None else None
+        )
+        self._recover = recover and not fleet
         self._engine = Engine(
             rng=self._rng,
             max_in_flight=max_in_flight,
@@ -210,6 +222,8 @@ class Client:
             task_group = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(task_group.cancel_scope.cancel)
             await task_group.start(self._engine.run)
+            if self._fleet is not None:
+                task_group.start_soon(self._fleet.run)
             if self._durable is not None:
                 await self._durable.recover(
                     runtime,
@@ -271,7 +285,7 @@ class Client:
 
     # -- jobs ---------------------------------------------------------------------------
 
-    async def submit(self, request: Request, *, key: str | None = None) -> Job:
+    async def submit(self, request: Request, *, key: str | None = None) -> Job | FleetJob:
         """Create a job at the vendor and return its handle.
 
         The request is checked against the provider's capabilities first, so a field the
@@ -291,6 +305,8 @@ class Client:
         if capabilities.idempotent_submit and request.idempotency_key is None:
             request = attrs.evolve(request, idempotency_key=key or uuid.uuid4().hex)
         awaits_webhook = self._expect_webhooks or request.callback_url is not None
+        if self._fleet is not None:
+            return await self._record_intent(runtime, request, key)
         if self._durable is not None:
             tracked = await self._durable.submit(
                 runtime,
@@ -311,6 +327,24 @@ class Client:
             runtime, stamp(snapshot), submitted=True, awaits_webhook=awaits_webhook
         )
         return Job(self._engine, tracked)
+
+    async def _record_intent(
+        self, runtime: ProviderRuntime, request: Request, key: str | None
+    ) -> FleetJob:
+        """Fleet mode: the intent is the whole of a submit; the scope's owner sends it."""
+        assert self._fleet is not None  # noqa: S101 - the caller checked
+        self._adapter.submit(request)  # built first: input the adapter refuses never becomes a row
+        record_id = key or uuid.uuid4().hex
+        rate_scope = self._adapter.rate_scope
+        await self._fleet.store.add_intent(
+            record_id=record_id,
+            provider=runtime.name,
+            endpoint=runtime.host,
+            scope=rate_scope,
+            request=request,
+            notify=scope_key(runtime.name, runtime.host, rate_scope),
+        )
+        return FleetJob(self._fleet, record_id, runtime.name)
 
     def check(self, request: Request) -> Request:
         """The request as `submit` would send it, checked without sending anything.
@@ -570,6 +604,8 @@ class Client:
         return Job(self._engine, self._engine.track(runtime, snapshot))
 
     def _own(self, job: CourseJob) -> Job:
+        if isinstance(job, FleetJob):
+            raise TypeError(f"{job!r} is followed by the fleet: await job.wait() instead")
         if not isinstance(job, Job) or job._engine is not self._engine:  # noqa: SLF001
             raise ValueError(f"{job!r} belongs to another client")
         return job

@@ -56,7 +56,7 @@ __all__ = ["connect"]
 _CORE = frozenset({"api_key", "base_url", "webhook_secret", "strict", "sandbox", "speed"})
 _TEXT = ("api_key", "base_url", "webhook_secret")
 """Settings that must be text (or, for the two secrets, a `Secret`) in every layer."""
-_TABLE_KEYS = frozenset({"url", "provider"})
+_TABLE_KEYS = frozenset({"url", "provider", "store"})
 """Keys of the `[coursegen]` table itself; its sub-tables are per-provider settings."""
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -77,6 +77,7 @@ def connect(
     environ: Mapping[str, str] | None = None,
     store: Store | str | None = None,
     recover: bool = True,
+    fleet: bool = False,
     **settings: Any,
 ) -> Client:
     """Build a client for the provider that `target` and the configuration name.
@@ -102,6 +103,10 @@ def connect(
     `store = "..."` in the TOML file's `[coursegen]` table, else no store. On open, a
     client with a store takes up the unfinished jobs of its provider, endpoint and key
     that it finds there (`recover=False` leaves them alone: one-off commands).
+
+    `fleet=True` (with the fleet's PostgreSQL store) submits to a worker fleet
+    (`coursegen worker`): `submit` records the intent and returns a handle that reads the
+    job's state from the store; the worker owning the key's rate scope sends it.
 
     Nothing is sent until the client is entered with `async with`.
     """
@@ -185,6 +190,7 @@ def connect(
         seed=seed,
         store=store,
         recover=recover,
+        fleet=fleet,
         expect_webhooks=expect_webhooks,
     )
 

@@ -74,6 +74,8 @@ class Durability:
         self._recovered: list[Tracked] = []
         self._recovery_done: anyio.Event | None = None  # made inside the event loop
         self.unknown = 0  # creates whose outcome this client found unknown on recovery
+        # Store ids this client's recovery took up: a fleet owner sends every other intent.
+        self.taken: set[str] = set()
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -223,6 +225,7 @@ class Durability:
             return
         rows = await self.store.unfinished(runtime.name, runtime.host, runtime.adapter.rate_scope)
         resend: list[JobRecord] = []
+        self.taken.update(row.id for row in rows)
         for row in rows:
             if row.state is SubmitState.SUBMITTED and row.job_id is not None:
                 self._follow(runtime, engine, row)
@@ -263,6 +266,28 @@ class Durability:
     def _done(self) -> None:
         if self._recovery_done is not None:
             self._recovery_done.set()
+
+    async def send_intent(
+        self, runtime: ProviderRuntime, engine: Engine, row: JobRecord, *, idempotent: bool
+    ) -> Tracked | None:
+        """Send a create another process recorded (a fleet's web process), as its owner.
+
+        A refusal is recorded on the row (the submitter's handle raises it); None then.
+        """
+        assert row.request is not None  # noqa: S101 - intents always carry their request
+        self.taken.add(row.id)
+        try:
+            return await self.submit(
+                runtime,
+                engine,
+                row.request,
+                idempotent=idempotent,
+                record_id=row.id,
+                awaits_webhook=row.request.callback_url is not None,
+            )
+        except CourseGenError as exc:
+            logger.info("coursegen: create %s not made: %s", row.id, _describe(exc))
+            return None
 
     async def _resend(
         self, runtime: ProviderRuntime, engine: Engine, row: JobRecord, idempotent: bool

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 import attrs
 
-from . import _batch
+from . import _batch, _worker_command
 from ._config import connect
 from ._errors import (
     ConfigurationError,
@@ -37,6 +37,7 @@ from ._errors import (
     UnsupportedFeature,
 )
 from ._features import UnsupportedFeatureWarning
+from ._fleet import local
 from ._job import JobToken
 from ._json import converter
 from ._models import (
@@ -247,6 +248,7 @@ def _add_store_commands(
     *recording: argparse.ArgumentParser,
 ) -> None:
     """`jobs`, and `--store` on every command that records or reads jobs."""
+    _worker_command.add_parser(commands)
     jobs = commands.add_parser("jobs", help="list the jobs in the job store")
     jobs.add_argument("--status", choices=[status.value for status in JobStatus])
     jobs.add_argument("--provider", help="only this provider's jobs (a name)")
@@ -562,7 +564,7 @@ async def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.no_wait:
             _print_snapshot(job.snapshot, job.token, out, as_json=args.json)
             return EXIT_OK
-        return await _follow(job, args, out, err)
+        return await _follow(local(job), args, out, err)
 
 
 async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -796,6 +798,7 @@ def main(
         "sandbox": lambda: anyio.run(_serve, args, out),
         "batch": lambda: _batch.main(args, out, err, partial(_client_for, recover=True)),
         "dashboard": lambda: _dashboard(args, out, err),
+        "worker": lambda: _worker_command.run_command(args, out),
         "new-provider": lambda: _new_provider(args, out),
     }
     try:

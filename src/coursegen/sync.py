@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from ._adapter import Capabilities, PollPolicy
     from ._client import Client
+    from ._fleet import FleetJob
     from ._job import Job
     from ._models import (
         Course,
@@ -369,7 +370,7 @@ class SyncJob:
 
     __slots__ = ("_client", "job")
 
-    def __init__(self, client: SyncClient, job: Job) -> None:
+    def __init__(self, client: SyncClient, job: Job | FleetJob) -> None:
         self._client = client
         self.job = job
         """The async handle underneath."""

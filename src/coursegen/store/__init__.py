@@ -23,7 +23,14 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from coursegen._errors import ConfigurationError
 
-from ._base import HistoryEntry, JobRecord, SnapshotUpdate, SQLStore, SubmitState
+from ._base import (
+    HistoryEntry,
+    JobRecord,
+    OwnershipLost,
+    SnapshotUpdate,
+    SQLStore,
+    SubmitState,
+)
 from ._schema import LATEST
 
 if TYPE_CHECKING:
@@ -36,6 +43,7 @@ __all__ = [
     "LATEST",
     "HistoryEntry",
     "JobRecord",
+    "OwnershipLost",
     "SQLStore",
     "SnapshotUpdate",
     "Store",
@@ -68,9 +76,17 @@ class Store(Protocol):
         ...
 
     async def add_intent(
-        self, *, record_id: str, provider: str, endpoint: str, scope: str, request: Request
+        self,
+        *,
+        record_id: str,
+        provider: str,
+        endpoint: str,
+        scope: str,
+        request: Request,
+        notify: str | None = None,
     ) -> None:
-        """Record a create before it is sent: the request, where it goes, whose key."""
+        """Record a create before it is sent: the request, where it goes, whose key
+        (`notify`: a fleet's scope key, whose workers are woken in the same commit)."""
         ...
 
     async def mark_sending(
@@ -124,6 +140,14 @@ class Store(Protocol):
 
     async def unfinished(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]:
         """What a client of this provider, endpoint and key scope must recover, oldest first."""
+        ...
+
+    async def pending(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]:
+        """Creates recorded for this provider, endpoint and scope, not sent yet: oldest first."""
+        ...
+
+    async def get_many(self, record_ids: Sequence[str]) -> dict[str, JobRecord]:
+        """The records of many store ids, in few statements (a fleet's handles read so)."""
         ...
 
     async def history(self, record_id: str) -> list[HistoryEntry]:

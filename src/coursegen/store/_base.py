@@ -9,6 +9,7 @@ A driver supplies three things, all synchronous and run in a worker thread throu
 
 from __future__ import annotations
 
+import copy
 import enum
 import threading
 from datetime import UTC, datetime
@@ -29,9 +30,22 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from types import TracebackType
 
-__all__ = ["Cursor", "HistoryEntry", "JobRecord", "SQLStore", "SnapshotUpdate", "SubmitState"]
+__all__ = [
+    "Cursor",
+    "HistoryEntry",
+    "JobRecord",
+    "OwnershipLost",
+    "SQLStore",
+    "SnapshotUpdate",
+    "SubmitState",
+]
 
 T = TypeVar("T")
+
+
+class OwnershipLost(StoreError):
+    """This process no longer owns the rate scope it writes for: a successor took it over
+    (its epoch is newer). Nothing was written; the owner must stop."""
 
 
 class SubmitState(enum.Enum):
@@ -136,6 +150,11 @@ class SQLStore:
         self.statements = 0  # statements executed, for the per-job figure
         self._opened = False
         self._count_lock = threading.Lock()
+        # Set by `fence`: the scope this store writes for as its owner, and the epoch
+        # it took it with; every write transaction checks the epoch first.
+        self._fence: tuple[str, int] | None = None
+        self._borrowed = False  # a view made by `fenced`, on another store's connections
+        self.fence_lost = False
 
     def __repr__(self) -> str:
         return f"<coursegen store {self.url}>"
@@ -156,11 +175,18 @@ class SQLStore:
     def _migration_lock(self, cursor: Cursor) -> None:
         """Keep two processes from migrating at once (SQLite's write lock does already)."""
 
+    #: Appended to the epoch check: a row lock where the database has one.
+    _share_lock = ""
+
+    def _intent_notice(self, scope_key: str) -> tuple[str, Sequence[object]] | None:  # noqa: ARG002 - drivers with a notice use it
+        """A statement telling a fleet's workers of a new intent, in the same commit."""
+        return None
+
     # -- life cycle ---------------------------------------------------------------------
 
     async def open(self) -> None:
         """Connect and bring the schema up to date (forward only)."""
-        if self._opened:
+        if self._opened or self._borrowed:
             return
         await self._call(self._open_sync)
         try:
@@ -171,7 +197,7 @@ class SQLStore:
         self._opened = True
 
     async def close(self) -> None:
-        if self._opened:
+        if self._opened and not self._borrowed:
             self._opened = False
             await self._call(self._close_sync)
 
@@ -219,8 +245,12 @@ class SQLStore:
         endpoint: str,
         scope: str,
         request: Request,
+        notify: str | None = None,
     ) -> None:
-        """Record a create before it is sent (committed durably before this returns)."""
+        """Record a create before it is sent (committed durably before this returns).
+
+        `notify` (a fleet's scope key) also wakes the workers, in the same commit.
+        """
         now = _now()
         row = (
             record_id,
@@ -239,7 +269,53 @@ class SQLStore:
             now,
             now,
         )
-        await self._write([(SQL.INSERT_JOB, row)], durable=True)
+        statements: list[tuple[str, Sequence[object]]] = [(SQL.INSERT_JOB, row)]
+        notice = self._intent_notice(notify) if notify is not None else None
+        if notice is not None:
+            statements.append(notice)
+        await self._write(statements, durable=True)
+
+    # -- owning a rate scope (a worker fleet) -------------------------------------------
+
+    async def take_ownership(self, scope_key: str, owner: str) -> int:
+        """Become the owner of `scope_key`: the new epoch (the previous one plus one)."""
+
+        def work() -> int:
+            with self._transaction(durable=True) as cursor:
+                self._execute(cursor, SQL.TAKE_OWNERSHIP, (scope_key, owner, _now()))
+                return int(cursor.fetchall()[0][0])
+
+        return await self._call(work)
+
+    def fenced(self, scope_key: str, epoch: int) -> Self:
+        """This open store, as the owner of `scope_key` at `epoch` sees it: it writes only
+        while the scope's epoch is still `epoch`; a newer one (a successor's) fails the
+        write with `OwnershipLost` and sets `fence_lost`. It shares this store's
+        connections (opening and closing it does nothing: this store's owner does that)."""
+        view = copy.copy(self)
+        view._fence = (scope_key, epoch)  # noqa: SLF001 - a copy of ourselves
+        view._borrowed = True  # noqa: SLF001
+        view.statements = 0
+        return view
+
+    async def owners(self) -> list[tuple[str, str, int, datetime]]:
+        """Each scope's owner in a fleet: (scope key, owner, epoch, taken at)."""
+        rows = await self._read(SQL.OWNERS, ())
+        return [(s, o, int(e), datetime.fromisoformat(t)) for s, o, e, t in rows]
+
+    def _check_fence(self, cursor: Cursor) -> None:
+        if self._fence is None:
+            return
+        scope_key, epoch = self._fence
+        self._execute(cursor, SQL.EPOCH_OF + self._share_lock, (scope_key,))
+        rows = cursor.fetchall()
+        current = int(rows[0][0]) if rows else None
+        if current != epoch:
+            self.fence_lost = True
+            raise OwnershipLost(
+                f"scope {scope_key} was taken over (epoch {current}, ours {epoch}): "
+                "its successor writes its records now"
+            )
 
     async def mark_sending(
         self, record_id: str, *, from_state: SubmitState = SubmitState.PENDING
@@ -388,6 +464,22 @@ class SQLStore:
         )
         return [_record(row) for row in await self._read(sql, params)]
 
+    async def pending(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]:
+        """Creates recorded for this provider, endpoint and scope, not sent yet: oldest first."""
+        rows = await self._read(SQL.PENDING, (provider, endpoint, scope))
+        return [_record(row) for row in rows]
+
+    async def get_many(self, record_ids: Sequence[str]) -> dict[str, JobRecord]:
+        """The records of many store ids, read in one statement per 500 ids."""
+        found: dict[str, JobRecord] = {}
+        ids = list(dict.fromkeys(record_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in await self._read(SQL.by_ids(len(chunk)), chunk):
+                record = _record(row)
+                found[record.id] = record
+        return found
+
     async def unfinished(self, provider: str, endpoint: str, scope: str) -> list[JobRecord]:
         """What a client of this provider, endpoint and key scope must recover, oldest first."""
         rows = await self._read(SQL.UNFINISHED, (provider, endpoint, scope))
@@ -406,6 +498,7 @@ class SQLStore:
         def work() -> int:
             count = 0
             with self._transaction(durable=durable) as cursor:
+                self._check_fence(cursor)
                 for sql, params in statements:
                     self._execute(cursor, sql, params)
                     count = cursor.rowcount

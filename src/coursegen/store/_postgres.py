@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
     from ._base import Cursor
 
-__all__ = ["PostgresStore", "placeholders"]
+__all__ = ["INTENTS_CHANNEL", "PostgresStore", "placeholders"]
+
+INTENTS_CHANNEL = "coursegen_intents"
+"""Where a fleet submit announces a new intent (the payload is its scope key)."""
 
 _CONNECT_TIMEOUT = 10  # seconds
 _MIGRATION_LOCK = 0x636F_7572_7365  # "course": one advisory lock for schema changes
@@ -112,6 +115,11 @@ class PostgresStore(SQLStore):
                 yield _Cursor(cursor)
             finally:
                 cursor.close()
+
+    _share_lock = " FOR SHARE"
+
+    def _intent_notice(self, scope_key: str) -> tuple[str, Sequence[object]]:
+        return "SELECT pg_notify(?, ?)", (INTENTS_CHANNEL, scope_key)
 
     def _migration_lock(self, cursor: Cursor) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))

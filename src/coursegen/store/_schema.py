@@ -93,6 +93,20 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        4,
+        (
+            # The owner of each rate scope in a worker fleet (`coursegen worker`), and its
+            # epoch: bumped on every takeover, checked by every write of an owner, so a
+            # worker cut off from the database cannot overwrite its successor's records.
+            """CREATE TABLE coursegen_owners (
+                scope TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                epoch INTEGER NOT NULL,
+                taken_at TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST: Final = MIGRATIONS[-1][0]
@@ -153,6 +167,19 @@ class SQL:
         "OR (state = 'submitted' AND following = 1)) "
         "ORDER BY created_at, id"
     )
+    PENDING: Final = (
+        f"{SELECT_JOBS} WHERE provider = ? AND endpoint = ? AND scope = ? "
+        "AND state = 'pending' ORDER BY created_at, id"
+    )
+    TAKE_OWNERSHIP: Final = (
+        "INSERT INTO coursegen_owners (scope, owner, epoch, taken_at) VALUES (?, ?, 1, ?) "
+        "ON CONFLICT (scope) DO UPDATE SET owner = excluded.owner, "
+        "epoch = coursegen_owners.epoch + 1, taken_at = excluded.taken_at RETURNING epoch"
+    )
+    # An owner's writes start with this (PostgreSQL adds FOR SHARE: a takeover waits for
+    # the write in flight, and every later write of the old owner sees the new epoch).
+    EPOCH_OF: Final = "SELECT epoch FROM coursegen_owners WHERE scope = ?"
+    OWNERS: Final = "SELECT scope, owner, epoch, taken_at FROM coursegen_owners ORDER BY scope"
     INSERT_HISTORY: Final = (
         "INSERT INTO coursegen_history (record_id, observed_at, entry) VALUES (?, ?, ?)"
     )
@@ -167,6 +194,11 @@ class SQL:
         "INSERT INTO coursegen_events (provider, event_key, received_at) VALUES (?, ?, ?) "
         "ON CONFLICT DO NOTHING"
     )
+
+    @staticmethod
+    def by_ids(count: int) -> str:
+        """The records of `count` store ids, in one statement (a fleet's handles read so)."""
+        return f"{SQL.SELECT_JOBS} WHERE id IN ({', '.join('?' * count)})"
 
     @staticmethod
     def select(

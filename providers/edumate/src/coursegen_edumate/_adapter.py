@@ -42,8 +42,6 @@ from coursegen import (
     AssessmentRequest,
     BloomLevel,
     Capabilities,
-    ConfigurationError,
-    InvalidRequest,
     JobErrorInfo,
     JobStatus,
     MalformedResponse,
@@ -51,14 +49,13 @@ from coursegen import (
     PollPolicy,
     ProviderError,
     Question,
-    RateLimited,
     RateLimitState,
     Request,
     Settings,
     Snapshot,
     UnsupportedFeature,
 )
-from coursegen.wire import error_class_for_status, parse_retry_after, read_json, structure
+from coursegen.wire import VendorAPI, structure
 
 from ._wire import (
     CONVERTER,
@@ -206,23 +203,26 @@ class EduMate:
         result_ttl=RESULT_TTL,
     )
 
-    _base_url: httpx.URL = attrs.field(alias="base_url", converter=httpx.URL)
+    _api: VendorAPI = attrs.field(alias="api")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """The adapter for `settings`. EduMate needs no key; any scheme but http(s) is refused."""
-        base_url = settings.base_url if settings.base_url.host else httpx.URL(cls.default_base_url)
-        if base_url.scheme not in {"http", "https"}:
-            raise ConfigurationError(
-                f"EduMate's base URL must be http or https, not {base_url.scheme!r}"
-            )
-        return cls(base_url=base_url)
+        api = VendorAPI.from_settings(
+            settings,
+            provider=PROVIDER,
+            vendor="EduMate",
+            default_base_url=cls.default_base_url,
+            keyed=False,  # the server takes no key: none is ever sent to it
+        )
+        return cls(api=api)
 
     @property
     def rate_scope(self) -> str:
         """EduMate sets no rate limits; its server is the one thing jobs share."""
-        port = f":{self._base_url.port}" if self._base_url.port else ""
-        return f"server-{self._base_url.host}{port}"
+        base = self._api.base_url
+        port = f":{base.port}" if base.port else ""
+        return f"server-{base.host}{port}"
 
     # ------------------------------------------------------------------- create
 
@@ -241,20 +241,19 @@ class EduMate:
         blooms = _blooms_or_problem(request.bloom_mix, problems)
         params = _extra_params(request.extra, problems)
         problems.extend(_origin_problems(request))
-        if problems:
-            raise self._invalid("; ".join(problems))
+        self._api.refuse(problems)
         if request.collection is not None:
             return self._chat(request.topic, request.collection, blooms, params)
         source = request.source
         if not isinstance(source, bytes):  # pragma: no cover - `_origin_problems` refused it
-            raise self._invalid("source must be bytes")
+            raise self._api.invalid("source must be bytes")
         plan = _Plan(query=request.topic, blooms=blooms, params=params)
         name = (request.source_name or "").strip() or _DEFAULT_SOURCE_NAME
         return httpx.Request(
             "POST",
-            self._url("chunking"),
+            self._api.url("chunking"),
             files={"file": (name, source, "application/pdf")},
-            headers={"Accept": "application/json"},
+            headers=self._api.headers(),
             extensions={_PLAN_KEY: plan},
         )
 
@@ -272,7 +271,7 @@ class EduMate:
     def poll(self, job_id: str) -> httpx.Request:
         """`GET /job_status?job_id=`, or `GET /chunking/status?job_id=` for stage one."""
         if not job_id:
-            raise self._invalid("the job id must not be empty")
+            raise self._api.invalid("the job id must not be empty")
         if job_id.startswith(_REFUSED_PREFIX):
             raise NotFound(
                 "EduMate refused this job when it was submitted: there is no job to follow",
@@ -280,20 +279,12 @@ class EduMate:
             )
         if job_id.startswith(_CHUNKING_PREFIX):
             plan = self._decode(job_id)
-            return self._get("chunking/status", plan.job or "")
-        return self._get("job_status", job_id)
+            return self._api.get("chunking", "status", params={"job_id": plan.job or ""})
+        return self._api.get("job_status", params={"job_id": job_id})
 
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         """The job's state; `NotFound` for `{"status": null}` (unknown or expired)."""
-        data = read_json(response, provider=self.name)
-        answer = structure(
-            CONVERTER,
-            data,
-            StatusAnswer,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        data, answer = self._api.read(response, CONVERTER, StatusAnswer)
         plan = self._decode(job_id) if job_id.startswith(_CHUNKING_PREFIX) else None
         if answer.status is None:
             vendor_id = job_id if plan is None else plan.job
@@ -350,12 +341,8 @@ class EduMate:
         retried for polls. Any other status goes by `error_class_for_status`.
         """
         status = response.status_code
-        error_class = error_class_for_status(status)
         vendor_code: str | None = None
-        try:
-            body = read_json(response, provider=self.name)
-        except MalformedResponse:
-            body = None
+        body = self._api.json_or_none(response)
         reason = f" {response.reason_phrase}" if response.reason_phrase else ""
         detail = body.get("detail") if isinstance(body, Mapping) else None
         if isinstance(detail, list) and (problems := self._problems(body, response)):
@@ -378,7 +365,7 @@ class EduMate:
             return NotFound(
                 f"EduMate's {response.request.url.path if _has_request(response) else 'route'} "
                 f"answered HTTP 404 ({message}); that route always exists on an EduMate "
-                f"server, so the base URL {str(self._base_url)!r} looks wrong (a wrong "
+                f"server, so the base URL {str(self._api.base_url)!r} looks wrong (a wrong "
                 "path prefix or a proxy in front?)",
                 job_gone=False,
                 provider=self.name,
@@ -386,22 +373,7 @@ class EduMate:
                 vendor_code=vendor_code,
                 raw=response.text,
             )
-        if error_class is RateLimited:
-            return RateLimited(
-                message,
-                retry_after=parse_retry_after(response.headers),
-                provider=self.name,
-                status_code=status,
-                vendor_code=vendor_code,
-                raw=response.text,
-            )
-        return error_class(
-            message,
-            provider=self.name,
-            status_code=status,
-            vendor_code=vendor_code,
-            raw=response.text,
-        )
+        return self._api.error(response, code=vendor_code, message=message, codes={})
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
         """EduMate sends no rate-limit headers."""
@@ -411,15 +383,7 @@ class EduMate:
     # ------------------------------------------------------------------- helpers
 
     def _read_create(self, response: httpx.Response, plan: _Plan | None) -> Snapshot:
-        data = read_json(response, provider=self.name)
-        answer = structure(
-            CONVERTER,
-            data,
-            CreateAnswer,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        data, answer = self._api.read(response, CONVERTER, CreateAnswer)
         kind = "generation" if plan is None else "chunking"
         if answer.status == "failed" or (not answer.job_id and answer.error):
             # Nothing was queued. The id is the answer's digest: the same refusal gives
@@ -434,7 +398,7 @@ class EduMate:
                 raw=data,
             )
         if not answer.job_id:
-            raise self._malformed(f"the answer to the {kind} create has no job_id", response)
+            raise self._api.malformed(f"the answer to the {kind} create has no job_id", response)
         job_id = answer.job_id
         if plan is not None:
             job_id = _encode(
@@ -506,7 +470,7 @@ class EduMate:
                     status_code=response.status_code,
                 )
                 if not (chunked.collection_name or plan.collection):
-                    raise self._malformed(
+                    raise self._api.malformed(
                         "the chunked document names no collection to generate from", response
                     )
                 if chunked.chunks == 0 and not isinstance(chunked.chunks, bool):
@@ -539,7 +503,7 @@ class EduMate:
             try:
                 result = json.loads(result)
             except ValueError:
-                raise self._malformed(
+                raise self._api.malformed(
                     "the finished job's result is text, not questions", response
                 ) from None
         extra: dict[str, Any] = {}
@@ -550,11 +514,11 @@ class EduMate:
         elif isinstance(result, Mapping):
             key = next((k for k in ("mcqs", "questions") if k in result), None)
             if key is None:
-                raise self._malformed("the finished job's result has no `mcqs` list", response)
+                raise self._api.malformed("the finished job's result has no `mcqs` list", response)
             mcqs = result[key]
             extra = {k: v for k, v in result.items() if k != key}
         else:
-            raise self._malformed(
+            raise self._api.malformed(
                 f"the finished job's result is {json_type_name(result)}, not questions",
                 response,
             )
@@ -593,29 +557,13 @@ class EduMate:
         }
         # An `extra` value of None removes a parameter (the server's default applies).
         sent = {key: value for key, value in merged.items() if value is not None}
-        return httpx.Request(
-            "POST", self._url("chat"), params=sent, headers={"Accept": "application/json"}
-        )
-
-    def _get(self, path: str, job_id: str) -> httpx.Request:
-        return httpx.Request(
-            "GET",
-            self._url(path),
-            params={"job_id": job_id},
-            headers={"Accept": "application/json"},
-        )
-
-    def _url(self, path: str) -> httpx.URL:
-        # Relative to the base's path, so a server behind a path prefix
-        # (https://gateway.example/edumate) keeps its prefix.
-        root = self._base_url.copy_with(path=self._base_url.path.rstrip("/") + "/", query=None)
-        return root.join(path)
+        return self._api.post("chat", params=sent)
 
     def _decode(self, job_id: str) -> _Plan:
         try:
             return _decode(job_id)
         except ValueError as exc:
-            raise self._invalid(
+            raise self._api.invalid(
                 f"the EduMate job id {job_id[:40]!r}... is damaged and cannot be read ({exc})"
             ) from exc
 
@@ -627,14 +575,6 @@ class EduMate:
         except MalformedResponse:
             return ()
         return read.detail
-
-    def _invalid(self, message: str) -> InvalidRequest:
-        return InvalidRequest(message, provider=self.name, vendor_code=None)
-
-    def _malformed(self, message: str, response: httpx.Response) -> MalformedResponse:
-        return MalformedResponse(
-            message, provider=self.name, raw=response.text, status_code=response.status_code
-        )
 
 
 # ----------------------------------------------------------------------- translation

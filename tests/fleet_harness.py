@@ -1,0 +1,164 @@
+"""A worker fleet in real processes: its own database, a served sandbox, `coursegen worker`s.
+
+Shared by the fleet's failover test and the fleet benchmark (`benchmarks/workers.py`).
+Each scope is one TutorFlow workspace with one key on the served sandbox
+(`fleet_server.py`); the workers read each target's URL from `COURSEGEN_TARGET_<NAME>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+SERVER = str(Path(__file__).with_name("fleet_server.py"))
+CREATE_PATH = "/v1/platform/courses"
+JOB_DURATION = (15.0, 45.0)  # the sandbox's default span of vendor seconds per job
+PENDING_DURATION = (1.0, 3.0)
+
+
+class Unreachable(Exception):
+    """No PostgreSQL to run a fleet on."""
+
+
+@contextlib.contextmanager
+def fleet_database() -> Iterator[str]:
+    """A database of its own on the local PostgreSQL (dropped after): the store URL."""
+    import psycopg  # noqa: PLC0415 - the postgres extra
+
+    name = f"cg_fleet_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(ADMIN, connect_timeout=3, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise Unreachable(str(exc).strip().splitlines()[0]) from None
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def key(number: int) -> str:
+    return f"tf_platform_fleet_{number:03d}"
+
+
+def target_name(number: int) -> str:
+    return f"k{number:03d}"
+
+
+@contextlib.contextmanager
+def served(speed: float, rate_limit: int, keys: int) -> Iterator[dict[str, str]]:
+    """The sandbox with `keys` workspaces, served; each target's URL by target name."""
+    process = subprocess.Popen(  # noqa: S603 - our own script, by our own interpreter
+        [sys.executable, SERVER, str(speed), str(rate_limit), str(keys)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError(f"the fleet's sandbox did not start: {line!r}")
+        base = line.split(" ", 1)[1].strip()
+        host = base.split("://", 1)[1]
+        yield {
+            target_name(n): f"tutorflow+http://{key(n)}@{host}?rate_limit={rate_limit}"
+            for n in range(keys)
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def base_of(url: str) -> str:
+    return "http://" + url.split("@", 1)[1].split("?", 1)[0]
+
+
+def start_worker(
+    store: str, targets: dict[str, str], speed: float, concurrency: int = 10
+) -> subprocess.Popen[str]:
+    """`coursegen worker` for every target, noticing a dead peer within seconds."""
+    env = dict(os.environ)
+    env.update({f"COURSEGEN_TARGET_{name.upper()}": url for name, url in targets.items()})
+    args = [sys.executable, "-m", "coursegen", "worker", "--store", store]
+    for name in targets:
+        args += ["--target", name]
+    args += ["--speed", str(speed), "--concurrency", str(concurrency)]
+    args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5"]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+
+
+def stop_workers(workers: list[subprocess.Popen[str]]) -> int:
+    """SIGTERM each worker (a graceful stop); the store statements they say they ran."""
+    statements = 0
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        if worker.stdout is not None:
+            for line in worker.stdout.read().splitlines():
+                if "store statements" in line:
+                    statements += int(line.rsplit("; ", 1)[1].split()[0])
+            worker.stdout.close()
+    return statements
+
+
+def vendor_log(url: str) -> dict[str, Any]:
+    log: dict[str, Any] = httpx.get(base_of(url) + "/_sandbox/log", timeout=30).json()
+    return log
+
+
+def vendor_counts(url: str) -> dict[str, int]:
+    """What the vendor saw: requests, 429s, jobs made, and creates that made a second job
+    for a prompt that already had one (duplicates)."""
+    log = vendor_log(url)
+    made: Counter[str] = Counter()
+    for request in log["requests"]:
+        created = request["status"] in (201, 202)
+        if request["method"] == "POST" and request["path"] == CREATE_PATH and created:
+            made[json.loads(request["body"])["prompt"]] += 1
+    return {
+        "requests": len(log["requests"]),
+        "rate_limited": sum(1 for request in log["requests"] if request["status"] == 429),
+        "made": sum(made.values()),
+        "duplicates": sum(count - 1 for count in made.values()),
+    }
+
+
+def lower_bound(per_key: int, rate_limit: int, speed: float) -> float:
+    """Real seconds the vendor's limits allow at best for one key's `per_key` jobs: each
+    needs its create and at least one read, in one pool of `rate_limit` a minute, and the
+    last one still runs its shortest duration after its create."""
+    requests = 2 * per_key
+    vendor = requests / rate_limit * 60.0 + PENDING_DURATION[0] + JOB_DURATION[0]
+    return vendor / speed
+
+
+def worker_pid(owner: str) -> int:
+    """The process id in an owner's name (`host-pid`)."""
+    return int(owner.rsplit("-", 1)[1])
+
+
+def now() -> float:
+    return time.time()
