@@ -38,7 +38,7 @@ from ._measure import CountingTransport, VendorTime, in_process
 if TYPE_CHECKING:
     from ._measure import Target
 
-__all__ = ["Overhead", "overhead"]
+__all__ = ["Overhead", "client_for", "overhead", "raw_cpu"]
 
 _SIMULATOR_FILES = ("*sandbox*", "*starlette*")
 # Deep enough that an allocation made inside the simulator has one of its frames in
@@ -82,7 +82,13 @@ class Overhead:
         return attrs.asdict(self) | {"cpu_ratio": self.cpu_ratio}
 
 
-def _client(target: Target, transport: httpx.AsyncBaseTransport) -> coursegen.Client:
+def client_for(
+    target: Target,
+    transport: httpx.AsyncBaseTransport,
+    adapter: type[LearningStudio] = _PollBudgetOnly,
+    **options: Any,
+) -> coursegen.Client:
+    """A client of `target` through `transport`, on `adapter` (a LearningStudioAI one)."""
     settings = Settings(
         provider=target.vendor,
         base_url=target.base_url,
@@ -90,7 +96,7 @@ def _client(target: Target, transport: httpx.AsyncBaseTransport) -> coursegen.Cl
         time_scale=target.clock.speed,
     )
     return coursegen.Client(
-        _PollBudgetOnly.from_settings(settings), settings, transport=transport, seed=SEED
+        adapter.from_settings(settings), settings, transport=transport, seed=SEED, **options
     )
 
 
@@ -130,7 +136,7 @@ async def _submit_all(client: coursegen.Client, jobs: int) -> list[coursegen.Job
     return [job for job in handles if job is not None]
 
 
-async def _raw_cpu(target: Target, job_ids: list[str]) -> float:
+async def raw_cpu(target: Target, job_ids: list[str]) -> float:
     """CPU seconds of one plain httpx GET of a running job, through the same transport."""
     total = 0.0
     async with httpx.AsyncClient(
@@ -151,16 +157,18 @@ async def _pass(result: Overhead, *, trace: bool) -> None:
         "speed": result.speed,
         "job_duration": _JOB_DURATION,
         "rate_limits": {"submit": 10**9, "poll": 10**9},
+        # The default account has 10,000 credits (one per course): enough for any size.
+        "monthly_credits": 10**9,
     }
     with in_process("learningstudio", **options) as target:
         clock: VendorTime = target.clock
         transport = CountingTransport(target.transport(), clock)
-        async with _client(target, transport) as client:
+        async with client_for(target, transport) as client:
             baseline = _traced_client_bytes() if trace else 0
             jobs = await _submit_all(client, result.jobs)
             if not trace:
                 sample = [job.id for job in jobs[:_RAW_SAMPLES]]
-                result.raw_cpu = await _raw_cpu(target, sample)
+                result.raw_cpu = await raw_cpu(target, sample)
             ends: list[float] = []
             delays: list[float] = []
             polls_before = transport.polls

@@ -32,6 +32,7 @@ import sys
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,12 +44,14 @@ import anyio
 import trio.testing
 
 from ._contenders import CONTENDERS, SEED, lower_bound, raw_request_cpu
+from ._cpu import cpu_rounds
 from ._measure import Run, in_process, served
 from ._mixed import MixedRun, mixed, mixed_missing
 from ._overhead import overhead
-from ._report import mixed_table, mixed_targets, plot, table, target_lines, targets
+from ._report import cpu_lines, mixed_table, mixed_targets, plot, table, target_lines, targets
 
 if TYPE_CHECKING:
+    from ._cpu import CpuSize
     from ._overhead import Overhead
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +188,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="RQ workers of the EduMate simulator in the mixed fleet (its default, one, "
         "queues 300 assessments for six vendor hours)",
     )
+    parser.add_argument(
+        "--contenders",
+        nargs="+",
+        default=list(CONTENDERS),
+        choices=list(CONTENDERS),
+        help="who runs in the virtual and served scenarios (default: all)",
+    )
+    parser.add_argument(
+        "--cpu-sizes",
+        type=int,
+        nargs="+",
+        default=[1000, 10_000, 100_000],
+        help="tracked jobs of the CPU-per-poll scenario",
+    )
+    parser.add_argument("--cpu-rounds", type=int, default=5, help="interleaved rounds per size")
+    parser.add_argument("--cpu-polls", type=int, default=3000, help="engine polls per round")
+    parser.add_argument("--cpu-raw", type=int, default=500, help="raw httpx GETs per round")
+    parser.add_argument("--cpu-speed", type=float, default=1500.0)
     parser.add_argument("--overhead-jobs", type=int, default=10_000)
     parser.add_argument("--overhead-speed", type=float, default=500.0)
     parser.add_argument(
@@ -196,7 +217,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="small fleets (30, 100) and 1,000 jobs of overhead: a smoke run",
     )
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["virtual", "served", "overhead", "mixed"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["virtual", "served", "cpu", "overhead", "mixed"],
     )
     parser.add_argument(
         "--trace-served",
@@ -212,6 +236,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.sizes = args.served_sizes = [30, 100]
         args.overhead_jobs = 1000
+        args.cpu_sizes = [1000, 10_000]
         args.target_jobs = 100
         args.mixed_jobs = 30
     return args
@@ -225,12 +250,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
     served_runs: list[Run] = []
     raw_cpu: float | None = None
     over: tuple[Overhead, Overhead] | None = None
+    cpu: list[CpuSize] = []
     mixed_runs: list[MixedRun] = []
     notes: list[str] = []
 
     if "virtual" not in args.skip:
         for jobs in args.sizes:
-            for contender in CONTENDERS:
+            for contender in args.contenders:
                 run = _virtual(contender, jobs)
                 virtual.append(run)
                 print(f"virtual  {contender:13} {jobs:6,} jobs: {_brief(run)}", flush=True)
@@ -243,13 +269,28 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
         raw_cpu = _raw(args.speed)
         print(f"served   raw httpx GET: {raw_cpu * 1e6:,.0f} µs of client CPU", flush=True)
         for jobs in args.served_sizes:
-            for contender in CONTENDERS:
+            for contender in args.contenders:
                 if contender != "coursegen" and jobs > args.served_baselines_up_to:
                     continue
                 run = _served(contender, jobs, args.speed)
                 served_runs.append(run)
                 print(f"served   {contender:13} {jobs:6,} jobs: {_brief(run)}", flush=True)
         tracemalloc.stop()
+
+    if "cpu" not in args.skip:
+        cpu = anyio.run(
+            partial(
+                cpu_rounds,
+                args.cpu_sizes,
+                rounds=args.cpu_rounds,
+                polls=args.cpu_polls,
+                raw_samples=args.cpu_raw,
+                speed=args.cpu_speed,
+            ),
+            backend="asyncio",
+        )
+        for line in cpu_lines(cpu)[2:]:
+            print(f"cpu      {line}", flush=True)
 
     if "overhead" not in args.skip:
         over = anyio.run(overhead, args.overhead_jobs, args.overhead_speed, backend="asyncio")
@@ -284,6 +325,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
     if mixed_runs:
         found += mixed_targets(mixed_runs)
     sections = _sections(virtual, served_runs, raw_cpu, over, mixed_runs, found, notes, args)
+    if cpu:
+        sections += [
+            "",
+            "## Engine CPU per poll against a raw httpx GET (interleaved rounds, asyncio)",
+            "",
+            *cpu_lines(cpu),
+            "",
+            (
+                "Each round measures a window of raw httpx GETs, then a window of the engine's "
+                "polls, in one process on one in-process simulator per size (its GET budget "
+                "kept, its create budget and credits lifted, jobs that never end while "
+                "measured). GC is timed apart through `gc.callbacks`. See `benchmarks/_cpu.py`."
+            ),
+        ]
     print("\n".join(sections))
     print(f"\n({elapsed:,.0f} s)")
 
@@ -295,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
         "served": [r.to_json() for r in served_runs],
         "raw_request_cpu": raw_cpu,
         "overhead": [o.to_json() for o in over] if over else None,
+        "cpu": [c.to_json() for c in cpu],
         "mixed": [r.to_json() for r in mixed_runs],
         "seconds": elapsed,
     }

@@ -138,3 +138,24 @@ def test_installed_providers_come_from_entry_points() -> None:
     assert info.plugin == "learningstudio"
     assert info.version is not None
     assert info.sandbox is not None
+
+
+class _Counted(_EntryPoint):
+    """An entry point that counts its loads: a provider module imported or not."""
+
+    loads = 0
+
+    def load(self) -> object:
+        type(self).loads += 1
+        return super().load()
+
+
+def test_lookup_by_name_loads_only_that_plugin() -> None:
+    """`get("toy")` imports the plugin named toy alone; listing every provider loads the rest."""
+    _Counted.loads = 0
+    registry = _registry(_EntryPoint("toy", ToyPlugin()), _Counted("other", ImportError("x")))
+    assert registry.get("toy").name == "toy"
+    assert _Counted.loads == 0
+    assert set(registry.providers) == {"toy"}
+    assert _Counted.loads == 1
+    assert [f.plugin for f in registry.failures] == ["other"]

@@ -7,7 +7,7 @@ import pytest
 from coursegen import RateLimitState
 from coursegen._ratelimit import RateBudget
 
-WINDOW = 60.0 * 1.02  # the budget keeps a 2% margin against clock skew
+WINDOW = 60.0 * 1.001  # the budget starts with a 0.1% margin against clock skew
 
 
 def test_allows_the_limit_then_waits_for_the_oldest_send_to_leave_the_window() -> None:
@@ -58,3 +58,22 @@ def test_invalid_limits_are_refused() -> None:
     """A zero limit or window is a programming error caught at once."""
     with pytest.raises(ValueError, match="limit"):
         RateBudget(0, 60.0)
+
+
+def test_a_vendor_reset_that_agrees_with_ours_keeps_the_margin_small() -> None:
+    """Resets that match our count (whole seconds, rounded up) never widen the window."""
+    budget = RateBudget(10, 60.0)
+    budget.take(0.0)
+    for now in (10.0, 20.5, 30.9):
+        budget.observe(RateLimitState(remaining=9, reset_after=float(60 - int(now))), now=now)
+    assert budget.window == pytest.approx(WINDOW)
+
+
+def test_a_429_doubles_the_margin() -> None:
+    """A 429 where our count said there was room widens the margin."""
+    budget = RateBudget(10, 60.0)
+    before = budget.margin
+    budget.widen(budget.margin * 2)
+    assert budget.margin == pytest.approx(2 * before)
+    budget.widen(1000.0)
+    assert budget.window == pytest.approx(66.0)  # capped at a tenth of the window

@@ -9,8 +9,9 @@ async with coursegen.connect("sandbox+learningstudio://") as client:
 ```
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
+# Light and needed by every plugin at import time: the contract, the records, the errors.
 from ._adapter import (
     Adapter,
     Capabilities,
@@ -23,8 +24,6 @@ from ._adapter import (
     StagedAdapter,
     WebhookReader,
 )
-from ._client import Client
-from ._config import connect
 from ._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -51,11 +50,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._features import CourseGenWarning, UnsupportedFeatureWarning
-from ._fleet import FleetJob
 from ._hooks import Register, SandboxFactory, hookimpl, hookspec
-from ._http import RetryPolicy
-from ._job import CourseJob, Job
-from ._json import from_json, to_json
 from ._models import (
     Assessment,
     AssessmentRequest,
@@ -74,16 +69,69 @@ from ._models import (
     Snapshot,
     WebhookEvent,
 )
-from ._ratelimit import BudgetUse
-from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
-from ._settings import Secret, Settings
-from .store import JobRecord, Store, SubmitState, open_store
 
-try:
-    __version__ = version("coursegen")
+if TYPE_CHECKING:
+    from ._client import Client
+    from ._config import connect
+    from ._fleet import FleetJob
+    from ._http import RetryPolicy
+    from ._job import CourseJob, Job
+    from ._json import from_json, to_json
+    from ._ratelimit import BudgetUse
+    from ._registry import PluginFailure, ProviderInfo, Registry, default_registry
+    from ._settings import Secret, Settings
+    from .store import JobRecord, Store, SubmitState, open_store
+
+    __version__: str
     """The installed distribution's version."""
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+
+# The rest is imported when first used (PEP 562): `import coursegen` stays cheap (no
+# httpx, which imports click and pygments when they are installed; no cattrs; no job
+# store), and `coursegen.connect` costs its imports once, on first use.
+_LAZY = {
+    "Client": "._client",
+    "connect": "._config",
+    "FleetJob": "._fleet",
+    "RetryPolicy": "._http",
+    "CourseJob": "._job",
+    "Job": "._job",
+    "from_json": "._json",
+    "to_json": "._json",
+    "BudgetUse": "._ratelimit",
+    "PluginFailure": "._registry",
+    "ProviderInfo": "._registry",
+    "Registry": "._registry",
+    "default_registry": "._registry",
+    "Secret": "._settings",
+    "Settings": "._settings",
+    "JobRecord": ".store",
+    "Store": ".store",
+    "SubmitState": ".store",
+    "open_store": ".store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib  # noqa: PLC0415 - only on the first use of a lazy name
+
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - as above
+
+        try:
+            value: Any = version("coursegen")
+        except PackageNotFoundError:  # pragma: no cover - a source tree without install
+            value = "0+unknown"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # asked once: later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Adapter",

@@ -130,6 +130,11 @@ class Adapter(Protocol):
     """Translate between coursegen's neutral model and one vendor's HTTP API.
 
     Class attributes describe the vendor; instances are bound to one set of `Settings`.
+
+    Optional: `reusable_polls: ClassVar[bool] = True` says that `poll(job_id)` depends on
+    the job id alone (no clock, nonce or per-request signature), so the engine builds
+    each job's poll once and sends that request again. Without it (the default), `poll`
+    is called for every poll.
     """
 
     # Optional, not part of the protocol's checks: `retry_policy`, a `RetryPolicy`

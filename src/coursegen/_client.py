@@ -32,7 +32,7 @@ from ._errors import (
 )
 from ._features import check_request
 from ._fleet import FleetJob, FleetWatcher, scope_key
-from ._http import RetryPolicy, Sender
+from ._http import NoCookiesClient, RetryPolicy, Sender
 from ._job import CourseJob, Job, JobToken
 from ._models import AssessmentRequest, JobStatus
 from ._ratelimit import BudgetUse, RateBudgets
@@ -173,7 +173,7 @@ class Client:
             fresh = None
             if http is None:
                 http = await stack.enter_async_context(
-                    httpx.AsyncClient(
+                    NoCookiesClient(
                         transport=self._transport, timeout=_TIMEOUT, follow_redirects=False
                     )
                 )
@@ -181,7 +181,7 @@ class Client:
                 # Our own pool: creates that a retry could duplicate get a connection of
                 # their own, never a pooled one the vendor may have closed meanwhile.
                 fresh = await stack.enter_async_context(
-                    httpx.AsyncClient(
+                    NoCookiesClient(
                         timeout=_TIMEOUT,
                         follow_redirects=False,
                         limits=httpx.Limits(max_keepalive_connections=0),

@@ -41,7 +41,6 @@ import heapq
 import itertools
 import math
 import weakref
-from collections import deque
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -67,7 +66,9 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Callable, Iterator
 
+    import httpx
     from anyio.abc import TaskGroup, TaskStatus
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ._adapter import Adapter, PollPolicy
     from ._http import Sender
@@ -120,6 +121,9 @@ class ProviderRuntime:
         self.durations = DurationModel()
         # Protocol isinstance checks are slow, and asked after every poll: ask once.
         self.staged = adapter if isinstance(adapter, StagedAdapter) else None
+        # An adapter whose poll request depends on the job id alone says so
+        # (`reusable_polls = True`): each job's request is built once and sent again.
+        self.reusable_polls = getattr(adapter, "reusable_polls", False) is True
 
     @property
     def name(self) -> str:
@@ -131,6 +135,10 @@ class ProviderRuntime:
 
     def to_loop(self, vendor_seconds: float) -> float:
         return vendor_seconds / self.time_scale
+
+
+_Due = tuple["Tracked", float | None]
+"""A poll for a worker: the job, and when its place in the rate budget was taken."""
 
 
 class _State(enum.Enum):
@@ -162,6 +170,7 @@ class Tracked:
         "listeners",
         "next_at",
         "next_due",
+        "poll_request",
         "runtime",
         "settled_signal",
         "snapshot",
@@ -211,6 +220,8 @@ class Tracked:
         self.next_at = now  # when the next poll should go, if anyone waits
         self.next_due = math.inf  # when it is due in the heap, while SCHEDULED
         self.cadence: float | None = None  # vendor seconds between polls without a hint
+        # The job's poll, kept when the adapter's polls are reusable (see ProviderRuntime).
+        self.poll_request: httpx.Request | None = None
         self.listeners: list[Callable[[Tracked], None]] = []
         # Made by the first waiter that needs it: waiters for the end only wake at the end.
         self.settled_signal: anyio.Event | None = None
@@ -260,9 +271,10 @@ class Engine:
         self._waiting: dict[RateBudget, list[tuple[float, int, Tracked]]] = {}
         self._wake = anyio.Event()
         self._max_in_flight = max_in_flight
-        self._in_flight = 0
-        # Polls with a place in their budget but none among the requests in flight.
-        self._overflow: deque[tuple[Tracked, float | None]] = deque()
+        # Polls with a place in their budget, for the `max_in_flight` poll workers (a fixed
+        # pool fed by the scheduler costs less than a new task for every poll); made when
+        # the engine runs.
+        self._send_poll: MemoryObjectSendStream[_Due] | None = None
         self._tg: TaskGroup | None = None
         self._tracked: weakref.WeakValueDictionary[tuple[str, str], Tracked] = (
             weakref.WeakValueDictionary()
@@ -297,7 +309,7 @@ class Engine:
                 elapsed=elapsed,
                 awaits_webhook=awaits_webhook,
             )
-            tracked.next_at = now + self._interval(tracked, snapshot, changed=True)
+            tracked.next_at = now + self._interval(tracked, snapshot, changed=True, now=now)
             if self._keep_results:
                 self._keep_until_settled(tracked)
         return tracked
@@ -329,10 +341,15 @@ class Engine:
     # -- running ------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            task_status.started()
-            await self._loop()
+        send, receive = anyio.create_memory_object_stream[_Due](math.inf)
+        with send, receive:
+            self._send_poll = send
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                for _ in range(self._max_in_flight):
+                    tg.start_soon(self._worker, receive.clone())
+                task_status.started()
+                await self._loop()
 
     async def _loop(self) -> None:
         while True:
@@ -407,25 +424,25 @@ class Engine:
         del self._waiting[budget]
 
     def _start(self, tracked: Tracked, reserved_at: float | None) -> None:
-        assert self._tg is not None, "the engine is not running"  # noqa: S101 - internal invariant
+        assert self._send_poll is not None, "the engine is not running"  # noqa: S101 - internal invariant
         tracked.state = _State.IN_FLIGHT
-        if self._in_flight >= self._max_in_flight:
-            self._overflow.append((tracked, reserved_at))
-            return
-        self._in_flight += 1
         self.polls_sent += 1
-        self._tg.start_soon(self._poll, tracked, reserved_at)
+        self._send_poll.send_nowait((tracked, reserved_at))
 
-    def _finished_one(self) -> None:
-        self._in_flight -= 1
-        if self._overflow:
-            self._start(*self._overflow.popleft())
+    async def _worker(self, polls: MemoryObjectReceiveStream[_Due]) -> None:
+        """One of the `max_in_flight` poll workers: at most that many polls at once."""
+        with polls:
+            async for tracked, reserved_at in polls:
+                await self._poll_once(tracked, reserved_at)
 
-    async def _poll(self, tracked: Tracked, reserved_at: float | None) -> None:
-        try:
-            await self._poll_once(tracked, reserved_at)
-        finally:
-            self._finished_one()
+    @staticmethod
+    def _poll_request(tracked: Tracked) -> httpx.Request:
+        request = tracked.poll_request
+        if request is None:
+            request = tracked.runtime.adapter.poll(tracked.job_id)
+            if tracked.runtime.reusable_polls:
+                tracked.poll_request = request
+        return request
 
     async def _poll_once(self, tracked: Tracked, reserved_at: float | None) -> None:
         runtime = tracked.runtime
@@ -433,7 +450,7 @@ class Engine:
         try:
             snapshot = await runtime.sender.send(
                 Operation.POLL,
-                adapter.poll(tracked.job_id),
+                self._poll_request(tracked),
                 partial(adapter.read_snapshot, tracked.job_id),
                 reserved_at=reserved_at,
             )
@@ -472,6 +489,7 @@ class Engine:
         # Kept for watchers that had not woken before the next stage replaced it.
         tracked.stage_ends += (ended,)
         tracked.job_id = following.job_id
+        tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following
 
@@ -567,7 +585,7 @@ class Engine:
         tracked.error = tracked.last_error = None
         tracked.failures = 0
         tracked.last_polled = now
-        tracked.next_at = now + self._interval(tracked, snapshot, changed=changed)
+        tracked.next_at = now + self._interval(tracked, snapshot, changed=changed, now=now)
         if (changed or snapshot.status is JobStatus.PENDING) and not snapshot.status.is_terminal:
             # A job that moves is alive, and a queued one has not begun its work: a
             # vendor's timeout runs from when its work began (a queued EduMate job has
@@ -621,11 +639,18 @@ class Engine:
             estimate = tracked.hinted_at - tracked.submitted_at
             tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
-        # It ended between the last answer that said "not yet" and this one.
-        estimate = (tracked.last_polled + now) / 2 - tracked.submitted_at
-        tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
+        # It ended between the last answer that said "not yet" and this one: the middle,
+        # unless that gap is longer than the provider's cadence (a learnt plan's first poll
+        # comes long after the create, when no job ends that early): then in the cadence
+        # before now, else the plan's early first polls would drag every estimate earlier.
+        runtime = tracked.runtime
+        gap = min(now - tracked.last_polled, runtime.to_loop(runtime.policy.interval))
+        estimate = now - gap / 2 - tracked.submitted_at
+        runtime.durations.observe(estimate * runtime.time_scale)
 
-    def _interval(self, tracked: Tracked, snapshot: Snapshot, *, changed: bool) -> float:
+    def _interval(
+        self, tracked: Tracked, snapshot: Snapshot, *, changed: bool, now: float
+    ) -> float:
         """Loop seconds until the next poll, plus upward jitter: the latest of the vendor's
         floor, its hint, and the plan learnt from its jobs' durations (else the cadence)."""
         runtime = tracked.runtime
@@ -640,7 +665,7 @@ class Engine:
             candidates.append(snapshot.poll_after)
         planned = None
         if tracked.submitted_at is not None:
-            age = (anyio.current_time() - tracked.submitted_at) * runtime.time_scale
+            age = (now - tracked.submitted_at) * runtime.time_scale
             longest = policy.max_interval if policy.max_interval is not None else _LONGEST_PLAN
             planned = runtime.durations.next_poll(age, policy.min_interval, longest)
         if planned is not None:
@@ -649,8 +674,13 @@ class Engine:
             candidates.append(tracked.cadence)
         if tracked.awaits_webhook and tracked.hinted_at is None:
             candidates.append(self._webhook_fallback)
-        wait = max(candidates) * (1.0 + self._rng.random() * _JITTER)
-        return runtime.to_loop(wait)
+        wait = max(candidates)
+        # Jitter spreads polls that would go out together; a learnt plan's wait is long
+        # (the first poll comes when the fastest jobs end) and each job's is already its
+        # own (from its own create), so its jitter is that of one cadence, not of the
+        # whole wait, which would only add to every job's detection delay.
+        spread = min(wait, policy.interval) if wait == planned else wait
+        return runtime.to_loop(wait + spread * self._rng.random() * _JITTER)
 
     # -- interest -----------------------------------------------------------------------
 

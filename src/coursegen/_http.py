@@ -71,6 +71,36 @@ _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "coo
 """Header names that carry credentials by their meaning, whatever their value."""
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing: no vendor here authenticates by cookie (each
+    request carries its key), and reading every answer's `Set-Cookie` into a jar costs
+    a copy of the request and the response in urllib's shapes, on every poll."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:  # noqa: ARG002 - kept: nothing
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:  # noqa: ARG002 - sent: nothing
+        return None
+
+
+class NoCookiesClient(httpx.AsyncClient):
+    """The `httpx.AsyncClient` a client makes for itself when none is given: no cookies.
+
+    A cookie a vendor set would also be sent back by every later request of the pool,
+    to every job's poll, which no vendor documents: keys are the only credential.
+    """
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:  # noqa: ARG002 - refused, whatever it is
+        raise ConfigurationError("coursegen's own HTTP client keeps no cookies")
+
+
 @attrs.frozen
 class _Retry:
     """An attempt that failed in a way worth another: the error, and the vendor's hint."""
@@ -330,12 +360,16 @@ class Sender:
         )
         if isinstance(response, _Retry):
             return response
-        state = self.adapter.read_rate_limit(response)
-        if budget is not None and state is not None:
-            budget.observe(
-                attrs.evolve(state, reset_after=self._hint(state.reset_after)),
-                anyio.current_time(),
-            )
+        if budget is not None:
+            state = self.adapter.read_rate_limit(response)
+            if state is not None:
+                # The hint's cap in vendor seconds; the budget divides by the scale itself.
+                budget.observe(
+                    state,
+                    anyio.current_time(),
+                    time_scale=self.time_scale,
+                    max_reset=self.retry.max_hint,
+                )
         if response.is_success:
             try:
                 return self._checked(operation, self._read(read, response), response)
@@ -349,6 +383,8 @@ class Sender:
         if isinstance(error, RateLimited):
             if budget is not None:
                 budget.rate_limited_total += 1
+                # Our count said there was room: the vendor's clock runs apart from ours.
+                budget.widen(budget.margin * 2)
                 pause = self._hint(error.retry_after) or self._backoff(attempt)
                 budget.block_for(pause, anyio.current_time())
             return _Retry(error, error.retry_after)

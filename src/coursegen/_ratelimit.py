@@ -25,10 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = ["BudgetUse", "RateBudget", "RateBudgets"]
 
-# Our clock and the vendor's never agree to the millisecond (latency moves each request's
-# arrival): keep this share of the window free of doubt, so a request sent exactly one
-# window after another never lands inside the vendor's window.
-_WINDOW_MARGIN = 0.02
+# Our clock and the vendor's never agree exactly. Latency needs no margin (a send is
+# counted from its answer, after the vendor saw it: see `settle`); what remains is the
+# vendor's clock running apart from ours. The margin starts at this share of the window
+# and doubles on each 429 our count did not foresee (`widen`).
+_MIN_MARGIN = 0.001
+# The margin never grows beyond this share of the window.
+_MAX_MARGIN = 0.1
 
 
 @attrs.frozen
@@ -64,7 +67,8 @@ class RateBudget:
             raise ValueError("a rate limit needs limit >= 1 and window > 0")
         self.limit = limit
         self.nominal_window = window  # the vendor's, without our margin
-        self.window = window * (1 + _WINDOW_MARGIN)
+        self.margin = window * _MIN_MARGIN
+        self.window = window + self.margin
         # Send times inside the current window, oldest first (phantoms included: sends by
         # others on the same key that the vendor told us about).
         self._sent: list[float] = []
@@ -131,13 +135,25 @@ class RateBudget:
                 return self.take(now)
             await anyio.sleep(at - now)
 
-    def observe(self, state: RateLimitState, now: float) -> None:
-        """Reconcile with what the vendor reported after a response."""
+    def observe(
+        self,
+        state: RateLimitState,
+        now: float,
+        *,
+        time_scale: float = 1.0,
+        max_reset: float = math.inf,
+    ) -> None:
+        """Reconcile with what the vendor reported after a response. Its seconds are the
+        vendor's (`time_scale` of them make one loop second), a reset taken as at most
+        `max_reset` of them: no copy of the state is made per response."""
         if state.limit is not None and 0 < state.limit < self.limit:
             self.limit = state.limit
         if state.remaining is None:
             return
-        reset_after = state.reset_after if state.reset_after is not None else self.window
+        if state.reset_after is None:
+            reset_after = self.window
+        else:
+            reset_after = min(max(state.reset_after, 0.0), max_reset) / time_scale
         if state.remaining <= 0:
             self.block_for(reset_after, now)
             return
@@ -149,6 +165,13 @@ class RateBudget:
             leaves_at = now + reset_after - self.window
             for _ in range(unseen):
                 bisect.insort(self._sent, leaves_at)
+
+    def widen(self, margin: float) -> None:
+        """Keep at least `margin` loop seconds of each window free of doubt (up to a cap)."""
+        margin = min(margin, self.nominal_window * _MAX_MARGIN)
+        if margin > self.margin:
+            self.margin = margin
+            self.window = self.nominal_window + margin
 
     def in_window(self, now: float) -> int:
         """Sends counted in the window that ends at `now` (others' sends included)."""

@@ -93,6 +93,7 @@ class Registry:
         self._manager = pluggy.PluginManager(PROJECT)
         self._manager.add_hookspecs(ProviderSpec)
         self._loaded = False
+        self._tried: set[str] = set()  # entry points loaded (or failed to) so far
         self._providers: dict[str, ProviderInfo] | None = None
         self._failures: list[PluginFailure] = []
         self._call_failures: tuple[PluginFailure, ...] = ()
@@ -111,14 +112,18 @@ class Registry:
         self._manager.unregister(plugin)
         self._providers = None
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(self, named: str | None = None) -> None:
+        """Load every plugin (or, with `named`, only the entry point of that name)."""
         only = _split(self._environ.get("COURSEGEN_PLUGINS"))
         skip = _split(self._environ.get("COURSEGEN_DISABLE_PLUGINS")) or frozenset()
         for entry_point in self._entry_points():
             if (only is not None and entry_point.name not in only) or entry_point.name in skip:
                 continue
-            if self._manager.has_plugin(entry_point.name):
+            if named is not None and entry_point.name != named:
                 continue
+            if self._manager.has_plugin(entry_point.name) or entry_point.name in self._tried:
+                continue
+            self._tried.add(entry_point.name)
             try:
                 plugin = entry_point.load()
                 self._manager.register(plugin, name=entry_point.name)
@@ -130,7 +135,9 @@ class Registry:
                 dist = entry_point.dist
                 if dist is not None:
                     self._versions[entry_point.name] = dist.version
-        self._loaded = True
+            self._providers = None
+        if named is None:
+            self._loaded = True
 
     # -- providers ----------------------------------------------------------------------
 
@@ -146,6 +153,16 @@ class Registry:
 
     def get(self, name: str) -> ProviderInfo:
         """The provider called `name`; `ConfigurationError` naming the nearest or the fix."""
+        # A plugin is usually named after its provider: load that one alone first, so a
+        # lookup imports one provider's modules, not every installed one's.
+        with self._lock:
+            if not self._loaded:
+                self._load_entry_points(named=name)
+                if self._providers is None:
+                    self._providers, self._call_failures = self._call_hooks()
+                info = self._providers.get(name)
+                if info is not None:
+                    return info
         providers, failures = self._collect()
         info = providers.get(name)
         if info is not None:

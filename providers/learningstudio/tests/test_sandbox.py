@@ -225,6 +225,24 @@ async def test_the_usage_message_names_pro_for_the_default_account():
     assert response.json()["message"] == "Usage limit exceeded for your plan (Pro)"
 
 
+async def test_monthly_credits_raise_the_default_accounts_limit():
+    """`monthly_credits` sets the default account's credits: the next create past them is a 403."""
+    sandbox = LearningStudioSandbox(monthly_credits=2)
+    async with connect(sandbox) as client:
+        codes = [(await create(client)).status_code for _ in range(3)]
+    assert codes == [202, 202, 403]
+
+
+async def test_the_credits_variable_sets_the_default_when_no_option_is_given(monkeypatch):
+    """COURSEGEN_SANDBOX_CREDITS sets the default account's credits; the option wins over it."""
+    monkeypatch.setenv(simulator.CREDITS_VARIABLE, "25000")
+    assert LearningStudioSandbox().accounts[DEMO_KEY].monthly_credits == 25_000
+    assert LearningStudioSandbox(monthly_credits=3).accounts[DEMO_KEY].monthly_credits == 3
+    monkeypatch.setenv(simulator.CREDITS_VARIABLE, "lots")
+    with pytest.raises(ValueError, match=simulator.CREDITS_VARIABLE):
+        LearningStudioSandbox()
+
+
 # -- the job's life --------------------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ except an operator's retry of a failed job.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from coursegen._batch import FleetSample
 
-from ._app import create_app
 from ._plot import BudgetSeries, budget_series, svg_plot
 from ._source import (
     DashboardSource,
@@ -25,6 +26,20 @@ from ._source import (
     TimelineEntry,
 )
 from ._store import StoreSource
+
+if TYPE_CHECKING:
+    from ._app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    # Starlette is imported with the pages, not with the package: the CLI registers
+    # `coursegen dashboard` from here, and `coursegen --help` must stay light.
+    if name == "create_app":
+        from ._app import create_app  # noqa: PLC0415 - see above
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BudgetSeries",

@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from coursegen.sandbox._serve import serve_asgi
 from coursegen.store import open_store
 
-from ._app import create_app
 from ._store import StoreSource
 
 if TYPE_CHECKING:
@@ -52,6 +50,11 @@ async def run_command(
     client_for: Callable[[argparse.Namespace, TextIO], Client],
     store_url: Callable[[argparse.Namespace], str],
 ) -> int:
+    # Starlette (the pages, the server) only when the dashboard runs, not for `--help`.
+    from coursegen.sandbox._serve import serve_asgi  # noqa: PLC0415 - see above
+
+    from ._app import create_app  # noqa: PLC0415 - see above
+
     url = store_url(args)
     if args.host not in _LOOPBACK:
         err.write(

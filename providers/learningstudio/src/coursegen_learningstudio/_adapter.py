@@ -149,6 +149,8 @@ class LearningStudio:
         # published courses by token: that is what `public_pages` announces.
         public_pages=False,
     )
+    # A poll is the job's URL and the key's headers: built once per job (see `Adapter`).
+    reusable_polls: ClassVar[bool] = True
     policy: ClassVar[PollPolicy] = PollPolicy(
         min_interval=5.0,  # "Poll at most once every 5 seconds"
         interval=5.0,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -65,6 +66,14 @@ __all__ = [
 
 DEMO_KEY: Final = "ls_sandbox_demo"
 """The key of the sandbox's default account: paid, on the Pro plan, with credits to spare."""
+
+DEFAULT_CREDITS: Final = 10_000
+"""Monthly credits of the default account, one per course created, as on the Pro plan."""
+
+CREDITS_VARIABLE: Final = "COURSEGEN_SANDBOX_CREDITS"
+"""Raises (or lowers) the default account's monthly credits when `monthly_credits` is not
+given: a fleet larger than 10,000 jobs, or a benchmark, run through
+`connect("sandbox+learningstudio://")` without building the simulator itself."""
 
 Endpoint: TypeAlias = Literal["submit", "poll", "export"]
 """The three rate-limited endpoints, named like `coursegen.Operation`."""
@@ -114,7 +123,7 @@ class Account:
 
     plan: str = "Pro"
     paid: bool = True
-    monthly_credits: int = attrs.field(default=10_000, validator=attrs.validators.ge(0))
+    monthly_credits: int = attrs.field(default=DEFAULT_CREDITS, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen
@@ -255,6 +264,16 @@ class _Admitted:
     headers: Mapping[str, str]
 
 
+def _default_credits() -> int:
+    value = os.environ.get(CREDITS_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_CREDITS
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{CREDITS_VARIABLE} must be an integer, not {value!r}") from None
+
+
 class LearningStudioSandbox(Sandbox):
     """The LearningStudioAI API, simulated on vendor time.
 
@@ -267,6 +286,10 @@ class LearningStudioSandbox(Sandbox):
       drawn uniformly from the seeded RNG.
     - `rate_limits`, `rate_window`: the budget per key and endpoint; unnamed endpoints
       keep the documented limits.
+    - `monthly_credits`: the default account's credits (one per course created; default
+      `COURSEGEN_SANDBOX_CREDITS` if set, else 10,000). A 10,000-job fleet spends the
+      default's all; a larger one needs more, or its creates get 403
+      `USAGE_LIMIT_EXCEEDED_PLAN` as on the real vendor.
 
     For tests: `jobs`, `courses`, `exports`, `credits_used`, `polls` (vendor times of
     every GET of each job id), `rate_limited_count`, plus the toolkit's `requests` and
@@ -291,6 +314,7 @@ class LearningStudioSandbox(Sandbox):
         export_duration: tuple[float, float] = (2.0, 8.0),
         rate_limits: Mapping[Endpoint, int] | None = None,
         rate_window: float = 60.0,
+        monthly_credits: int | None = None,
     ) -> None:
         super().__init__(
             speed=speed,
@@ -308,7 +332,13 @@ class LearningStudioSandbox(Sandbox):
             },
         )
         self.demo_key = DEMO_KEY
-        self.accounts: dict[str, Account] = {DEMO_KEY: Account(), **(keys or {})}
+        allowance = _default_credits() if monthly_credits is None else monthly_credits
+        if allowance < 0:
+            raise ValueError(f"monthly_credits must be >= 0, got {allowance!r}")
+        self.accounts: dict[str, Account] = {
+            DEMO_KEY: Account(monthly_credits=allowance),
+            **(keys or {}),
+        }
         self.failure_rate = failure_rate
         self.job_duration = job_duration
         self.pending_duration = pending_duration

@@ -209,6 +209,8 @@ class TutorFlow:
         server_errors=3,
     )
     """TutorFlow's own retry rules: the client's default unless `connect(retry=...)`."""
+    # A poll is the request's URL and the key's headers: built once per job (`Adapter`).
+    reusable_polls: ClassVar[bool] = True
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(
