@@ -136,12 +136,13 @@ def _body(data: st.DataObject, original: bytes) -> bytes:
 def _encode(body: bytes, coding: str | None, honest: bool) -> bytes:
     if not honest or coding is None:
         return body
+    # mtime=0: the same draws make the same bytes (gzip's header holds a time otherwise).
     if coding == "gzip":
-        return gzip.compress(body)
+        return gzip.compress(body, mtime=0)
     if coding == "deflate":
         return zlib.compress(body)
     if coding == "gzip, gzip":
-        return gzip.compress(gzip.compress(body))
+        return gzip.compress(gzip.compress(body, mtime=0), mtime=0)
     return body
 
 
