@@ -85,6 +85,9 @@ class PollPolicy:
       a job the engine has seen that the vendor no longer knows is EXPIRED.
     - `rate_limits`: the vendor's documented budget per operation, shared by every job of
       one scope (`Adapter.rate_scope`). Response headers and 429s correct it at run time.
+    - `reusable_polls`: `Adapter.poll(job_id)` depends on the job id alone (no clock,
+      nonce or per-request signature), so the engine builds each job's poll once and
+      sends that request again. False (the default): `poll` is called for every poll.
     """
 
     min_interval: float
@@ -94,6 +97,7 @@ class PollPolicy:
     backoff: float = 1.0
     result_ttl: float | None = None
     rate_limits: Mapping[Operation, RateLimit] = attrs.field(factory=dict, converter=_mapping)
+    reusable_polls: bool = False
 
 
 @attrs.frozen
@@ -130,11 +134,6 @@ class Adapter(Protocol):
     """Translate between coursegen's neutral model and one vendor's HTTP API.
 
     Class attributes describe the vendor; instances are bound to one set of `Settings`.
-
-    Optional: `reusable_polls: ClassVar[bool] = True` says that `poll(job_id)` depends on
-    the job id alone (no clock, nonce or per-request signature), so the engine builds
-    each job's poll once and sends that request again. Without it (the default), `poll`
-    is called for every poll.
     """
 
     # Optional, not part of the protocol's checks: `retry_policy`, a `RetryPolicy`

@@ -180,7 +180,14 @@ class VendorAPI:
         """The body's JSON and the wire model `cls` made of it; anything unreadable is
         `MalformedResponse` with the body and status attached."""
         data = read_json(response, provider=self.provider)
-        model = structure(
+        return data, self.structure(data, response, converter, cls)
+
+    def structure(
+        self, data: Any, response: httpx.Response, converter: cattrs.Converter, cls: type[T]
+    ) -> T:
+        """`data` (the answer's JSON or a part of it) made into the wire model `cls`; if
+        it cannot be, `MalformedResponse` with the whole body and status attached."""
+        return structure(
             converter,
             data,
             cls,
@@ -188,7 +195,6 @@ class VendorAPI:
             raw=response.text,
             status_code=response.status_code,
         )
-        return data, model
 
     def json_or_none(self, response: httpx.Response) -> Any:
         """The body's JSON, or None when it is none (an error page from a proxy)."""

@@ -121,9 +121,8 @@ class ProviderRuntime:
         self.durations = DurationModel()
         # Protocol isinstance checks are slow, and asked after every poll: ask once.
         self.staged = adapter if isinstance(adapter, StagedAdapter) else None
-        # An adapter whose poll request depends on the job id alone says so
-        # (`reusable_polls = True`): each job's request is built once and sent again.
-        self.reusable_polls = getattr(adapter, "reusable_polls", False) is True
+        # Read on every poll: each job's request is built once when the policy allows.
+        self.reusable_polls = adapter.policy.reusable_polls
 
     @property
     def name(self) -> str:

@@ -127,10 +127,13 @@ class FleetWatcher:
             self._waiting -= 1
 
 
+def _never_made(record: JobRecord) -> bool:
+    """The create was refused, or its outcome is unknown: the handle raises why."""
+    return record.state in (SubmitState.REFUSED, SubmitState.UNKNOWN)
+
+
 def _settled(record: JobRecord) -> bool:
-    if record.state in (SubmitState.REFUSED, SubmitState.UNKNOWN):
-        return True
-    return record.status is not None and record.status.is_terminal
+    return _never_made(record) or (record.status is not None and record.status.is_terminal)
 
 
 class FleetJob:
@@ -213,13 +216,14 @@ class FleetJob:
                         break
                     await self._watcher.until_changed(self._record_id)
         except TimeoutError:
+            latest = self.record
             raise JobTimeout(
                 f"{self.provider} job {self.id} did not end within {seconds:g} s "
                 f"(last seen {self.snapshot.status.value}); the fleet goes on with it",
                 snapshot=self.snapshot,
-                token=self.record.token or "" if self.record is not None else "",
+                token=(latest.token or "") if latest is not None else "",
             ) from None
-        if record.state in (SubmitState.REFUSED, SubmitState.UNKNOWN):
+        if _never_made(record):
             raise rebuild_error(record)
         return self.snapshot
 
@@ -238,7 +242,7 @@ class FleetJob:
                 yield snapshot
             record = self.record
             if record is not None and _settled(record):
-                if record.state in (SubmitState.REFUSED, SubmitState.UNKNOWN):
+                if _never_made(record):
                     raise rebuild_error(record)
                 return
             await self._watcher.until_changed(self._record_id)

@@ -154,12 +154,11 @@ class _Progress:
 
     traced: bool = False
     written: bool = False
-    started: bool = False
 
     async def trace(self, event: str, info: Mapping[str, Any]) -> None:
         del info
         self.traced = True
-        if event.endswith(("send_request_body.complete",)):
+        if event.endswith("send_request_body.complete"):
             self.written = True
 
     @property
@@ -259,7 +258,7 @@ class Sender:
                 read,
                 budget,
                 reserved_at=reserved_at,
-                idempotent=idempotent,
+                safe_to_repeat=operation is not Operation.SUBMIT or idempotent,
                 failures=failures,
                 in_air=in_air,
             )
@@ -275,11 +274,10 @@ class Sender:
         budget: RateBudget | None,
         *,
         reserved_at: float | None,
-        idempotent: bool,
+        safe_to_repeat: bool,
         failures: list[CourseGenError],
         in_air: _InAir,
     ) -> T:
-        safe_to_repeat = operation is not Operation.SUBMIT or idempotent
         server_errors = 0
         for attempt in range(1, self.retry.attempts + 1):
             sent_at = reserved_at if attempt == 1 else None
@@ -294,7 +292,6 @@ class Sender:
                     budget,
                     attempt=attempt,
                     safe_to_repeat=safe_to_repeat,
-                    idempotent=idempotent,
                 )
             finally:
                 in_air.unsafe = False
@@ -352,12 +349,9 @@ class Sender:
         *,
         attempt: int,
         safe_to_repeat: bool,
-        idempotent: bool,
     ) -> T | _Retry:
         """One exchange: its result, a final error raised, or what to retry and why."""
-        response = await self._answer(
-            operation, request, safe_to_repeat=safe_to_repeat, idempotent=idempotent
-        )
+        response = await self._answer(request, safe_to_repeat=safe_to_repeat)
         if isinstance(response, _Retry):
             return response
         if budget is not None:
@@ -374,7 +368,7 @@ class Sender:
             try:
                 return self._checked(operation, self._read(read, response), response)
             except MalformedResponse as exc:
-                if operation is Operation.SUBMIT and not idempotent:
+                if not safe_to_repeat:
                     raise  # readable or not, the job exists now: never create another
                 # A poll, or an idempotent create: the replay of its key answers the
                 # original request, so asking again makes no second job.
@@ -393,19 +387,14 @@ class Sender:
         raise error
 
     async def _answer(
-        self,
-        operation: Operation,
-        request: httpx.Request,
-        *,
-        safe_to_repeat: bool,
-        idempotent: bool,
+        self, request: httpx.Request, *, safe_to_repeat: bool
     ) -> httpx.Response | _Retry:
         """The vendor's answer, or what to retry; a create that may have been received
         and lost raises `SubmitOutcomeUnknown`."""
         provider = self.adapter.name
         progress = _Progress()
         try:
-            return await self._exchange(request, operation, progress, idempotent=idempotent)
+            return await self._exchange(request, progress, safe_to_repeat=safe_to_repeat)
         except (httpx.TransportError, _Stalled) as exc:
             unsent = isinstance(exc, _NOT_SENT) or progress.provably_unsent
             if not safe_to_repeat and not unsent:
@@ -433,21 +422,14 @@ class Sender:
             ) from exc
         except MalformedResponse as exc:
             # A body that does not match its Content-Encoding, or too large to read.
-            if operation is Operation.SUBMIT and not idempotent:
+            if not safe_to_repeat:
                 raise  # the vendor answered: a job may exist, never create another
             return _Retry(exc)
 
     async def _exchange(
-        self,
-        request: httpx.Request,
-        operation: Operation,
-        progress: _Progress,
-        *,
-        idempotent: bool,
+        self, request: httpx.Request, progress: _Progress, *, safe_to_repeat: bool
     ) -> httpx.Response:
-        http = self.http
-        if operation is Operation.SUBMIT and not idempotent and self.fresh is not None:
-            http = self.fresh
+        http = self.http if safe_to_repeat or self.fresh is None else self.fresh
         request.extensions = {**request.extensions, "trace": progress.trace}
         with anyio.move_on_after(self.retry.attempt_timeout) as scope:  # unscaled, as above
             response = await http.send(request, stream=True)
@@ -605,10 +587,7 @@ class Sender:
         """A server's hint in loop seconds, capped at `RetryPolicy.max_hint`."""
         if vendor_seconds is None:
             return None
-        return self._to_loop(min(max(vendor_seconds, 0.0), self.retry.max_hint))
-
-    def _to_loop(self, vendor_seconds: float) -> float:
-        return vendor_seconds / self.time_scale
+        return min(max(vendor_seconds, 0.0), self.retry.max_hint) / self.time_scale
 
 
 class _Undecodable(Exception):

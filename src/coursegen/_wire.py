@@ -145,10 +145,9 @@ def _loads(
     try:
         # `json.loads` on bytes detects UTF-8/16/32 itself, as RFC 8259 asks.
         return json.loads(body)
-    except (
-        ValueError,
-        RecursionError,
-    ) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError is the
+    # parser's, should nesting the depth check let through still exhaust the stack.
+    except (ValueError, RecursionError) as exc:
         if not body:
             what = "an empty body"
         else:

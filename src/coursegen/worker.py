@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ._client import Client
+    from ._durable import Durability
+    from ._engine import Engine, ProviderRuntime
+    from .store import JobRecord
 
 __all__ = ["QUEUE", "TASK", "Fleet", "target_scope"]
 
@@ -338,7 +341,9 @@ class Fleet:
                 sends.cancel_scope.cancel()
 
 
-async def _send(durable: Any, runtime: Any, engine: Any, row: Any, idempotent: bool) -> None:
+async def _send(
+    durable: Durability, runtime: ProviderRuntime, engine: Engine, row: JobRecord, idempotent: bool
+) -> None:
     try:
         await durable.send_intent(runtime, engine, row, idempotent=idempotent)
     except CourseGenError as exc:  # the store failed: the row stays for the successor

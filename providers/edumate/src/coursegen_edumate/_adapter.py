@@ -461,14 +461,7 @@ class EduMate:
                 status = JobStatus.FAILED
                 error = JobErrorInfo(_NOTHING_STORED, code="empty_result")
             else:
-                chunked = structure(
-                    CONVERTER,
-                    answer.result,
-                    ChunkResult,
-                    provider=self.name,
-                    raw=response.text,
-                    status_code=response.status_code,
-                )
+                chunked = self._api.structure(answer.result, response, CONVERTER, ChunkResult)
                 if not (chunked.collection_name or plan.collection):
                     raise self._api.malformed(
                         "the chunked document names no collection to generate from", response
@@ -524,14 +517,7 @@ class EduMate:
             )
         if mcqs is None:
             return None
-        read = structure(
-            CONVERTER,
-            {"mcqs": mcqs},
-            McqList,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
+        read = self._api.structure({"mcqs": mcqs}, response, CONVERTER, McqList)
         if not read.mcqs:
             return None
         # One question the server got wrong (an answer naming no option) must not cost

@@ -149,12 +149,11 @@ class LearningStudio:
         # published courses by token: that is what `public_pages` announces.
         public_pages=False,
     )
-    # A poll is the job's URL and the key's headers: built once per job (see `Adapter`).
-    reusable_polls: ClassVar[bool] = True
     policy: ClassVar[PollPolicy] = PollPolicy(
         min_interval=5.0,  # "Poll at most once every 5 seconds"
         interval=5.0,
         job_timeout=900.0,  # jobs take 60-120 s; a loaded vendor takes longer
+        reusable_polls=True,  # a poll is the job's URL and the key's headers
         rate_limits={
             Operation.SUBMIT: RateLimit(30, 60.0),
             Operation.POLL: RateLimit(120, 60.0),

@@ -209,8 +209,6 @@ class TutorFlow:
         server_errors=3,
     )
     """TutorFlow's own retry rules: the client's default unless `connect(retry=...)`."""
-    # A poll is the request's URL and the key's headers: built once per job (`Adapter`).
-    reusable_polls: ClassVar[bool] = True
     capabilities: ClassVar[Capabilities] = Capabilities(
         request_kinds=frozenset({CourseRequest}),
         request_fields=frozenset(
@@ -253,6 +251,7 @@ class TutorFlow:
             # One pool for every keyed request of the workspace; public pages need no key
             # and are not counted against it.
             rate_limits={Operation.SUBMIT: limit, Operation.POLL: limit},
+            reusable_polls=True,  # a poll is the request's URL and the key's headers
         )
 
     @classmethod
@@ -414,15 +413,7 @@ class TutorFlow:
         data = read_json(response, provider=self.name)
         if isinstance(data, dict) and isinstance(data.get("lesson"), dict):
             data = data["lesson"]  # a wrapped lesson, as some copies of the docs show
-        lesson = structure(
-            CONVERTER,
-            data,
-            LessonBody,
-            provider=self.name,
-            raw=response.text,
-            status_code=response.status_code,
-        )
-        return _lesson(lesson, data)
+        return _lesson(self._api.structure(data, response, CONVERTER, LessonBody), data)
 
     # ------------------------------------------------------------------- webhooks
 
