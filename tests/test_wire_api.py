@@ -31,6 +31,8 @@ from coursegen.wire import (
     camel_case_converter,
     fraction_of_percent,
     job_error_info,
+    query_params,
+    request_of,
     seconds_of_ms,
     text_option,
     verify_hmac_sha256,
@@ -237,3 +239,42 @@ def test_read_error_classifies_by_code_and_redacts_the_message() -> None:
     assert error.vendor_code == "spent"
     assert "sk_live_1" not in str(error)
     assert isinstance(api.read_error(answer("<html/>", 404), codes={}), NotFound)
+
+
+def test_query_params_writes_scalars_and_names_what_cannot_be_one() -> None:
+    """Text and numbers as written, booleans as true/false, None kept (it removes a
+    parameter); a list or NaN is a problem naming its key and the vendor."""
+    params, problems = query_params(
+        {"a": "x", "b": 3, "c": 1.5, "d": True, "e": None, "f": [1], "g": float("nan")},
+        vendor="Acme",
+    )
+    assert params == {"a": "x", "b": "3", "c": "1.5", "d": "true", "e": None}
+    assert problems == [
+        "extra['f'] cannot be a query parameter: Acme takes text, numbers and booleans, not list",
+        "extra['g'] cannot be a query parameter: Acme takes text, numbers and booleans, not float",
+    ]
+
+
+def test_request_of_is_none_for_a_response_built_without_one() -> None:
+    """A canned response has no request; an answered one gives it back."""
+    assert request_of(httpx.Response(200)) is None
+    sent = API.get("jobs")
+    assert request_of(httpx.Response(200, request=sent)) is sent
+
+
+def test_upload_is_multipart_with_extensions_that_are_not_sent() -> None:
+    """A multipart POST under the base, with the API's headers and the given extensions."""
+    request = API.upload(
+        "files", files={"file": ("a.pdf", b"%PDF", "application/pdf")}, extensions={"k": 1}
+    )
+    assert request.method == "POST"
+    assert request.url == "https://api.acme.example/files"
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    assert b"%PDF" in request.read()
+    assert request.extensions["k"] == 1
+
+
+def test_server_scope_names_the_host_and_port() -> None:
+    """One budget per server: its host, and its port when the base names one."""
+    assert API.server_scope() == "server-api.acme.example"
+    assert VendorAPI("a", "A", "http://localhost:8000").server_scope() == "server-localhost:8000"

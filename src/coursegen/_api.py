@@ -51,6 +51,8 @@ __all__ = [
     "fraction_of_percent",
     "https_problem",
     "job_error_info",
+    "query_params",
+    "request_of",
     "seconds_of_ms",
     "text_option",
     "unknown_keys",
@@ -205,6 +207,22 @@ class VendorAPI:
             "POST", self.url(*segments), params=params, headers=all_headers, content=content
         )
 
+    def upload(
+        self,
+        *segments: str,
+        files: Mapping[str, tuple[str, bytes, str]],
+        extensions: Mapping[str, Any] | None = None,
+    ) -> httpx.Request:
+        """A multipart `POST` of `files` (field: name, content, media type) to `segments`.
+        `extensions` travel with the request to its answer's reader and are never sent."""
+        return httpx.Request(
+            "POST",
+            self.url(*segments),
+            files=dict(files),
+            headers=self.headers(),
+            extensions=dict(extensions or {}),
+        )
+
     # -- answers ------------------------------------------------------------------------
 
     def read(
@@ -349,6 +367,12 @@ class VendorAPI:
                 f"{base.scheme}://{base.host}; coursegen does not send the API key elsewhere",
                 response,
             )
+
+    def server_scope(self) -> str:
+        """A rate scope for a server that jobs share, with no key to tell users apart:
+        `server-` and the base's host (and port)."""
+        port = f":{self.base_url.port}" if self.base_url.port else ""
+        return f"server-{self.base_url.host}{port}"
 
     def key_scope(self) -> str:
         """A rate scope for a vendor that limits each key: a fingerprint of the key, from
@@ -519,6 +543,38 @@ def seconds_of_ms(milliseconds: float | None) -> float | None:
     if milliseconds is None or milliseconds < 0:
         return None
     return milliseconds / 1000.0
+
+
+def query_params(
+    values: Mapping[str, Any], *, vendor: str
+) -> tuple[dict[str, str | None], list[str]]:
+    """`values` (a request's `extra`) as query parameters, and the problems: text and
+    numbers as they are written, booleans as `true`/`false`, None kept (it removes a
+    parameter); anything else (a list, NaN, an object) is a problem naming its key."""
+    params: dict[str, str | None] = {}
+    problems: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            params[key] = None
+        elif isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        elif isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
+            params[key] = str(value)
+        else:
+            problems.append(
+                f"extra[{key!r}] cannot be a query parameter: {vendor} takes text, numbers "
+                f"and booleans, not {type(value).__name__}"
+            )
+    return params, problems
+
+
+def request_of(response: httpx.Response) -> httpx.Request | None:
+    """The request `response` answers, or None for a response built without one (a
+    test's canned answer), where httpx would raise."""
+    try:
+        return response.request
+    except RuntimeError:
+        return None
 
 
 def _text(value: object) -> str | None:

@@ -18,8 +18,9 @@ these, so that anything unreadable becomes `MalformedResponse` with the raw body
   in the usual shapes (`error_fields`) and a webhook's body (`webhook`, a `WebhookBody`).
 - `verify_hmac_sha256`: a webhook signature checked against the raw body, in constant time.
 - `text_option`, `whole_number_option`: a provider's own settings options, checked.
-- `job_error_info`, `fraction_of_percent`, `seconds_of_ms`, `https_problem`,
-  `unknown_keys`: small translations and checks every adapter writes otherwise.
+- `job_error_info`, `fraction_of_percent`, `seconds_of_ms`, `query_params`,
+  `request_of`, `https_problem`, `unknown_keys`: small translations and checks every
+  adapter writes otherwise.
 """
 
 from ._api import (
@@ -28,6 +29,8 @@ from ._api import (
     fraction_of_percent,
     https_problem,
     job_error_info,
+    query_params,
+    request_of,
     seconds_of_ms,
     text_option,
     unknown_keys,
@@ -59,7 +62,9 @@ __all__ = [
     "parse_rate_limit_headers",
     "parse_retry_after",
     "provider_error",
+    "query_params",
     "read_json",
+    "request_of",
     "seconds_of_ms",
     "structure",
     "text_option",
