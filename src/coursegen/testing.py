@@ -20,6 +20,12 @@ minutes of vendor time pass in milliseconds and every timing is exact at speed 1
 Integrators get the same simulators for their own tests: `pytest_plugins =
 ["coursegen.testing"]` adds the `coursegen_sandbox` fixture, a factory of sandboxed
 clients (`async with coursegen_sandbox("learningstudio") as client: ...`).
+
+A provider's own tests need the same scaffolding whoever writes them, and it is here:
+`VendorFixtures` (the vendor's example payloads as canned answers), `answer`,
+`sent_json`, the `no_requests_built` fixture, `vendor_client` (an HTTP client on a
+simulator), `WebhookReceiver`, `mocked_client` (a client on a respx router) and
+`simulator_imports`.
 """
 
 from __future__ import annotations
@@ -43,6 +49,16 @@ from ._features import UnsupportedFeatureWarning
 from ._http import RetryPolicy
 from ._models import Assessment, Course, CourseRequest, JobStatus
 from ._registry import default_registry
+from ._testkit import (
+    VendorFixtures,
+    WebhookReceiver,
+    answer,
+    mocked_client,
+    no_requests_built,
+    sent_json,
+    simulator_imports,
+    vendor_client,
+)
 from ._virtual_time import VirtualClockEventLoop
 
 if TYPE_CHECKING:
@@ -54,9 +70,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ProviderContract",
+    "VendorFixtures",
     "VirtualClockEventLoop",
+    "WebhookReceiver",
+    "answer",
     "coursegen_sandbox",
+    "mocked_client",
+    "no_requests_built",
     "real_backend",
+    "sent_json",
+    "simulator_imports",
+    "vendor_client",
     "virtual_backend",
 ]
 
@@ -171,6 +195,13 @@ class ProviderContract:
         assert 0 < policy.min_interval <= policy.interval  # noqa: S101
         assert policy.job_timeout > policy.interval  # noqa: S101
         assert type(self.request) in info.adapter.capabilities.request_kinds  # noqa: S101
+
+    def test_the_simulator_imports_only_the_toolkit(self) -> None:
+        """The simulator imports nothing of coursegen but `coursegen.sandbox`: it cannot
+        mirror its adapter's bugs, only the vendor's documented behaviour."""
+        info = default_registry().get(self.provider)
+        assert info.sandbox is not None  # noqa: S101
+        assert simulator_imports(info.sandbox()) == {"coursegen.sandbox"}  # noqa: S101
 
     def test_capabilities_match_what_the_adapter_implements(self) -> None:
         """Each optional capability is announced exactly when its protocol is implemented."""
