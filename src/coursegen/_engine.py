@@ -28,6 +28,9 @@ is read before the vendor discards it). What happens meanwhile depends on the fa
   from its last change of state if later: a queued job's timeout has not begun).
 
 So a vendor outage never silently drops a job. Only a `NotFound` ends following early.
+A job the vendor still calls running at its deadline stops being followed there, unless
+someone waits on it without a timeout (`wait(timeout=None)`): then it is followed on, its
+polls backed off to `_RETRY_CAP`, with a `JobTimeout` in `last_error` saying it is overdue.
 
 `on_change`, if given, is called with a job's record each time what is known of it
 changes (a new state, a failed poll, the end of following): the client's store hears of
@@ -169,6 +172,8 @@ class Tracked:
         "listeners",
         "next_at",
         "next_due",
+        "overdue_polls",
+        "patient",
         "poll_request",
         "runtime",
         "settled_signal",
@@ -213,6 +218,10 @@ class Tracked:
         self.deadline = now + runtime.to_loop(max(runtime.policy.job_timeout - elapsed, 0.0))
         self.changed = anyio.Event()
         self.interest = 0
+        # Waiters without a timeout: while any waits, the deadline does not end following.
+        self.patient = 0
+        # Polls answered since the deadline passed with a patient waiter (their backoff).
+        self.overdue_polls = 0
         self.state = _State.IDLE
         self.heap_seq = -1
         self.last_polled = now  # loop time of the last answer about this job
@@ -571,6 +580,38 @@ class Engine:
             token=JobToken(runtime.name, tracked.job_id, runtime.host).encode(),
         )
 
+    def _overdue(self, tracked: Tracked, now: float) -> bool:
+        """Keep following `tracked` past its deadline for a waiter without a timeout:
+        polls back off from the cadence to `_RETRY_CAP` (never past a fifth of the
+        vendor's `result_ttl`); True the first time, when `last_error` starts saying so."""
+        runtime = tracked.runtime
+        policy = runtime.policy
+        first = tracked.overdue_polls == 0
+        tracked.overdue_polls += 1
+        tracked.following = True
+        cap = max(_RETRY_CAP, policy.interval)
+        if policy.result_ttl is not None:
+            cap = max(min(cap, policy.result_ttl / 5), policy.min_interval)
+        pause = min(cap, policy.interval * 2 ** min(tracked.overdue_polls, 32))
+        pause *= 1.0 + self._rng.random() * _JITTER
+        tracked.next_at = max(tracked.next_at, now + runtime.to_loop(pause))
+        tracked.last_error = JobTimeout(
+            f"{runtime.name} job {tracked.job_id} is past its "
+            f"{policy.job_timeout:g} s deadline (last seen {tracked.snapshot.status.value}); "
+            "it is still followed, every "
+            f"{pause:.0f} s or so, because a wait without a timeout is on it",
+            snapshot=tracked.snapshot,
+            token=JobToken(
+                runtime.name,
+                tracked.job_id,
+                runtime.host,
+                scheme=runtime.scheme,
+                port=runtime.port,
+                sandbox=runtime.sandbox,
+            ).encode(),
+        )
+        return first
+
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
         if tracked.snapshot.status.is_terminal and not snapshot.status.is_terminal:
@@ -579,7 +620,7 @@ class Engine:
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
-        recovered = tracked.last_error is not None
+        recovered = tracked.last_error is not None and tracked.overdue_polls == 0
         tracked.snapshot = snapshot
         tracked.error = tracked.last_error = None
         tracked.failures = 0
@@ -594,7 +635,13 @@ class Engine:
             )
         if snapshot.status.is_terminal:
             tracked.following = False
-        elif tracked.following and now >= tracked.deadline:
+        elif now < tracked.deadline:
+            tracked.overdue_polls = 0
+        elif tracked.patient > 0:
+            # Past the deadline, a waiter without a timeout still waits: following goes
+            # on, backed off, and `last_error` says the job is overdue.
+            changed = self._overdue(tracked, now) or changed
+        elif tracked.following:
             self._stop_at_deadline(tracked)
             changed = True
         if changed or recovered or snapshot.status.is_terminal:
@@ -684,15 +731,22 @@ class Engine:
     # -- interest -----------------------------------------------------------------------
 
     @contextmanager
-    def interest(self, tracked: Tracked, *, now_ok: bool = False) -> Iterator[None]:
+    def interest(
+        self, tracked: Tracked, *, now_ok: bool = False, patient: bool = False
+    ) -> Iterator[None]:
         """Keep `tracked` polled while the block runs.
 
         `now_ok` asks for a poll as soon as the vendor's floor allows, ignoring the
-        cadence and the hint (an explicit refresh).
+        cadence and the hint (an explicit refresh). `patient` is a waiter without a
+        timeout: while one waits, the job's deadline does not end following it.
         """
         tracked.interest += 1
+        if patient:
+            tracked.patient += 1
         try:
             if not tracked.snapshot.status.is_terminal:
+                if patient:
+                    tracked.following = True
                 if tracked.error is not None:
                     tracked.error = None  # a new waiter asks again
                 now = anyio.current_time()
@@ -704,3 +758,5 @@ class Engine:
             yield
         finally:
             tracked.interest -= 1
+            if patient:
+                tracked.patient -= 1
