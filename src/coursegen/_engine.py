@@ -57,9 +57,11 @@ from ._durations import DurationModel
 from ._errors import (
     CourseGenError,
     JobTimeout,
+    MalformedResponse,
     NotFound,
     ProviderUnavailable,
     RateLimited,
+    SubmitOutcomeUnknown,
     TransportError,
 )
 from ._job import JobToken
@@ -488,9 +490,14 @@ class Engine:
         # before the next stage's create is sent, and then the switch of id.
         ended = stamp(snapshot)
         self.observe(tracked, ended)
-        following = await tracked.runtime.sender.send(
-            Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
-        )
+        try:
+            following = await tracked.runtime.sender.send(
+                Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
+            )
+        except (SubmitOutcomeUnknown, MalformedResponse) as exc:
+            # Sent, and the vendor may hold the next stage's job under an id we never
+            # read: sending it again could make a second one. The job ends here, said so.
+            return self._stage_unknown(tracked, snapshot, request, exc)
         # The former id still names this job: a token taken before the switch resumes
         # it here rather than starting the next stage a second time.
         tracked.former_ids += (tracked.job_id,)
@@ -500,6 +507,34 @@ class Engine:
         tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following
+
+    @staticmethod
+    def _stage_unknown(
+        tracked: Tracked,
+        snapshot: Snapshot,
+        request: httpx.Request,
+        exc: SubmitOutcomeUnknown | MalformedResponse,
+    ) -> Snapshot:
+        """The terminal snapshot of a staged job whose next stage's create was sent and
+        its answer lost or unreadable: FAILED, code `submit_outcome_unknown`, so that no
+        poll, resume or recovery (the store keeps it terminal) sends it a second time."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"the create of stage {stage} ({request.method} {request.url.path}) was sent "
+            f"but its answer was {'unreadable' if isinstance(exc, MalformedResponse) else 'lost'} "
+            f"({type(exc).__name__}): the vendor may be running that stage under a job id "
+            "coursegen never learnt, so it was not sent again (that could start a second "
+            "one); submit the request again for a new job"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="submit_outcome_unknown"),
+            raw=snapshot.raw,
+        )
 
     @staticmethod
     def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:

@@ -530,3 +530,47 @@ async def test_a_stage_one_token_resumed_in_another_process_finds_stage_two(sqli
     assert again.id == sandbox.generation_jobs[0].id
     assert len(sandbox.generation_jobs) == 1
     assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_lost_answer_to_stage_twos_create_is_never_sent_again():
+    """The answer to a PDF job's `POST /chat` lost after the server queued it: the job
+    ends FAILED with code `submit_outcome_unknown` saying why, and `POST /chat` is never
+    sent a second time (no second generation job), however long the client stays open."""
+    sandbox = EduMateSandbox()
+    sandbox.faults.lost_answers = {"/chat": 1}
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result()
+        await anyio.sleep(1200.0)  # every poll the engine would still send, sent
+        again = await job.wait(timeout=None)
+    error = caught.value.snapshot.error
+    assert error.code == "submit_outcome_unknown"
+    assert "POST /chat" in error.message
+    assert "lost" in error.message
+    assert again.status is JobStatus.FAILED
+    assert not job.following
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+    assert [r.fault for r in sandbox.requests if r.path == "/chat"] == ["reset_after"]
+    assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_lost_stage_two_answer_stays_ended_for_a_process_that_recovers(
+    sqlite_store_url,
+):
+    """With a store, the job whose stage-two answer was lost is recorded as ended: a
+    client that opens the store later recovers nothing to send: no second `POST /chat`."""
+    sandbox = EduMateSandbox()
+    sandbox.faults.lost_answers = {"/chat": 1}
+    async with connect(sandbox, store=sqlite_store_url) as first:
+        job = await first.submit(pdf_request())
+        snapshot = await job.wait()
+    assert snapshot.error is not None
+    assert snapshot.error.code == "submit_outcome_unknown"
+    async with connect(sandbox, store=sqlite_store_url) as second:
+        assert await second.recovered() == []
+        record = await second.job(snapshot.job_id)
+        assert record is not None
+        assert record.status is JobStatus.FAILED
+        await anyio.sleep(600.0)
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
