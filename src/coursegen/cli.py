@@ -70,6 +70,7 @@ DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate", "batch": "
 DEFAULT_SANDBOX_SPEED = 20.0
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER, EXIT_BROKEN_PLUGIN = 0, 1, 2, 3, 4
+EXIT_UNFINISHED = _batch.EXIT_UNFINISHED
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 EXIT_CODES = f"""\
 exit codes (stable):
@@ -78,6 +79,7 @@ exit codes (stable):
   {EXIT_USAGE}    usage or configuration error (bad option, unknown provider, missing key)
   {EXIT_PROVIDER}    the vendor or the network said no (HTTP error, unreadable answer)
   {EXIT_BROKEN_PLUGIN}    providers --check: a plugin failed to load
+  {EXIT_UNFINISHED}    batch: some rows did not end (outcome unknown or deadline); rerun it
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
   {EXIT_BROKEN_PIPE}  the output was closed early (e.g. piped into head)
 """
