@@ -339,7 +339,7 @@ class Client:
         await self._fleet.store.add_intent(
             record_id=record_id,
             provider=runtime.name,
-            endpoint=runtime.host,
+            endpoint=runtime.endpoint,
             scope=rate_scope,
             request=request,
             notify=scope_key(runtime.name, runtime.host, rate_scope),
@@ -377,7 +377,7 @@ class Client:
         job_id = parsed.job_id
         if self._engine.find(self.provider, job_id) is None and self._durable is not None:
             # A token of an earlier stage of a staged job: the store knows its later id.
-            record = await self._durable.store.find(self.provider, runtime.host, job_id)
+            record = await self._durable.store.find(self.provider, runtime.endpoint, job_id)
             if record is not None and record.job_id is not None:
                 job_id = record.job_id
         tracked = self._engine.find(self.provider, job_id)
@@ -388,7 +388,7 @@ class Client:
         if self._durable is not None and self._durable.record_of(job._tracked) is None:  # noqa: SLF001
             record_id = await self._durable.store.adopt(
                 record_id=uuid.uuid4().hex,
-                endpoint=runtime.host,
+                endpoint=runtime.endpoint,
                 scope=self._adapter.rate_scope,
                 snapshot=snapshot,
             )

@@ -64,7 +64,7 @@ from ._errors import (
     SubmitOutcomeUnknown,
     TransportError,
 )
-from ._job import JobToken
+from ._job import SANDBOX_ENDPOINT, JobToken
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -132,6 +132,14 @@ class ProviderRuntime:
     @property
     def name(self) -> str:
         return self.adapter.name
+
+    @property
+    def endpoint(self) -> str:
+        """Where the jobs live, as the store records it: the vendor's host, or for an
+        in-process sandbox `sandbox:` and the host it stands in for (its jobs end with
+        its process: no client of the real vendor may take them up, and a command
+        reading the store can say so without a key)."""
+        return f"{SANDBOX_ENDPOINT}{self.host}" if self.sandbox else self.host
 
     @property
     def policy(self) -> PollPolicy:

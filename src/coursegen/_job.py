@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["CourseJob", "Job", "JobToken"]
 
 _TOKEN_PREFIX = "cg1."  # noqa: S105 - a format marker, not a secret
+SANDBOX_ENDPOINT = "sandbox:"
+"""The prefix of a store endpoint whose jobs lived in an in-process sandbox."""
 DEFAULT = object()
 """`timeout=DEFAULT` means the provider's own job timeout (its `PollPolicy.job_timeout`)."""
 
