@@ -183,6 +183,7 @@ class Tracked:
         "next_at",
         "next_due",
         "overdue_polls",
+        "owns_stages",
         "patient",
         "poll_request",
         "runtime",
@@ -202,8 +203,13 @@ class Tracked:
         submitted: bool,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> None:
         self.runtime = runtime
+        # This client may start the job's next stage (a `StagedAdapter`'s): it made the
+        # job, or its store records it. False for a token of an earlier stage resumed
+        # with no record of it: another process may have started that stage already.
+        self.owns_stages = owns_stages
         # A webhook will announce the end: polls are only a fallback for a lost one.
         self.awaits_webhook = awaits_webhook
         # Loop time of the first webhook about the job: the vendor sent it at the end.
@@ -307,6 +313,7 @@ class Engine:
         submitted: bool = False,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
@@ -314,6 +321,7 @@ class Engine:
         `elapsed` is how many vendor seconds old the job was when we saw it (a job
         recovered from a store), which brings its deadline closer.
         `awaits_webhook` that the vendor will call back at its end (polls are a fallback).
+        `owns_stages` False: never start the job's next stage (see `Tracked`).
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
@@ -326,6 +334,7 @@ class Engine:
                 submitted=submitted,
                 elapsed=elapsed,
                 awaits_webhook=awaits_webhook,
+                owns_stages=owns_stages,
             )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True, now=now)
             if self._keep_results:
@@ -496,6 +505,8 @@ class Engine:
             return snapshot
         # The end of a stage is a step of the job: watchers see it (a document chunked)
         # before the next stage's create is sent, and then the switch of id.
+        if not tracked.owns_stages:
+            return self._stage_not_ours(tracked, snapshot, request)
         ended = stamp(snapshot)
         self.observe(tracked, ended)
         try:
@@ -515,6 +526,34 @@ class Engine:
         tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following
+
+    @staticmethod
+    def _stage_not_ours(tracked: Tracked, snapshot: Snapshot, request: httpx.Request) -> Snapshot:
+        """The terminal snapshot of a staged job resumed from an earlier stage's token
+        with no record of it, once that stage ended: FAILED, code `next_stage_unknown`.
+        The next stage is not started here: the process that made the token (or any
+        other holding it) may have started it already, and a second one would be a
+        duplicate the vendor cannot tell apart."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"stage {stage - 1} ended, and this client did not start stage {stage} "
+            f"({request.method} {request.url.path}): the token names stage {stage - 1}, "
+            "and nothing here records whether another process (the one that made the "
+            "token) started the next stage already; starting it again could make a "
+            "second job. Resume the token the job gives once its next stage began, or "
+            "use a job store (connect(store=...)) in every process that follows it; to "
+            "go on from what stage "
+            f"{stage - 1} made, submit a new request from it (its answer is in raw)"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="next_stage_unknown"),
+            raw=snapshot.raw,
+        )
 
     @staticmethod
     def _stage_unknown(

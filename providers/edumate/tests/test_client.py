@@ -288,14 +288,15 @@ async def test_a_pdf_path_is_read_by_the_client(tmp_path):
 
 
 async def test_a_pdf_job_resumes_in_another_client_from_stage_one():
-    """Stage one's token carries topic and mix: another client finishes the job."""
+    """Stage one's token carries topic and mix: another client told to take charge of
+    the later stages (`start_next_stage=True`) finishes the job."""
     sandbox = EduMateSandbox()
     async with connect(sandbox) as first:
         job = await first.submit(pdf_request())
         token = job.token
     assert sandbox.generation_jobs == []
     async with connect(sandbox) as second:
-        again = await second.resume(token)
+        again = await second.resume(token, start_next_stage=True)
         assessment = await again.result()
     assert levels(assessment) == Counter(MIX)
     assert again.id == sandbox.generation_jobs[0].id
@@ -574,3 +575,48 @@ async def test_a_lost_stage_two_answer_stays_ended_for_a_process_that_recovers(
         assert record.status is JobStatus.FAILED
         await anyio.sleep(600.0)
     assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_stage_one_token_resumed_without_a_record_never_starts_stage_two():
+    """A fresh client with no store resuming a token taken during chunking cannot know
+    whether the client that made it started the generation: it follows the chunking,
+    then ends the job FAILED with code `next_stage_unknown` (never a silent second
+    `POST /chat`), and the chunking answer, collection included, stays in `raw`."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as first:
+        job = await first.submit(pdf_request())
+        early = job.token
+        finished = await job.result()
+    async with connect(sandbox) as second:
+        again = await second.resume(early)
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await again.result()
+    snapshot = caught.value.snapshot
+    assert snapshot.error.code == "next_stage_unknown"
+    assert "did not start stage 2 (POST /chat)" in snapshot.error.message
+    assert snapshot.raw["result"]["collection_name"].startswith("edu_mate_")
+    assert levels(finished) == Counter(MIX)
+    assert len(sandbox.generation_jobs) == 1
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_stage_one_token_left_during_chunking_goes_on_from_its_collection():
+    """The client that made the job closed while the PDF was chunking: a fresh client
+    without a store resuming its token starts no generation by itself; the typed end
+    names the collection, from which the user submits the generation explicitly."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as first:
+        token = (await first.submit(pdf_request())).token
+    async with connect(sandbox) as second:
+        resumed = await second.resume(token)
+        ended = await resumed.wait()
+        assert ended.error is not None
+        assert ended.error.code == "next_stage_unknown"
+        assert not [r for r in sandbox.requests if r.path == "/chat"]
+        collection = ended.raw["result"]["collection_name"]
+        job = await second.submit(
+            AssessmentRequest(topic="Photosynthesis", collection=collection, bloom_mix=MIX)
+        )
+        assessment = await job.result()
+    assert levels(assessment) == Counter(MIX)
+    assert len(sandbox.generation_jobs) == 1
