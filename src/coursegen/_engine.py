@@ -702,7 +702,10 @@ class Engine:
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
-        recovered = tracked.last_error is not None and tracked.overdue_polls == 0
+        # A poll failed before this answer (an overdue job's `JobTimeout` is no failure).
+        recovered = tracked.last_error is not None and not isinstance(
+            tracked.last_error, JobTimeout
+        )
         tracked.snapshot = snapshot
         tracked.error = tracked.last_error = None
         tracked.failures = 0
