@@ -392,9 +392,10 @@ class Client:
             record = await self._durable.store.find(self.provider, runtime.endpoint, job_id)
             if record is not None and record.job_id is not None:
                 job_id = record.job_id
-            # A job the store saw end is never taken further.
+            # A job the store saw end is never taken further, nor one it only adopted
+            # (resumed by token before, with no request: it was made elsewhere).
             ended = record is not None and record.status is not None and record.status.is_terminal
-            owned = owned or (record is not None and not ended)
+            owned = owned or (record is not None and record.request is not None and not ended)
         tracked = self._engine.find(self.provider, job_id)
         if tracked is not None:
             return Job(self._engine, tracked)

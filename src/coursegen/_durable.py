@@ -318,7 +318,11 @@ class Durability:
 
             snapshot = Snapshot(job_id=row.job_id, provider=runtime.name, status=JobStatus.PENDING)
         age = (datetime.now(UTC) - row.created_at).total_seconds() * runtime.time_scale
-        tracked = engine.track(runtime, snapshot, elapsed=max(age, 0.0))
+        # A row adopted from a token (no request: made elsewhere) never starts a later
+        # stage of a staged job; one this store saw created does (see `Client.resume`).
+        tracked = engine.track(
+            runtime, snapshot, elapsed=max(age, 0.0), owns_stages=row.request is not None
+        )
         self.remember(tracked, row.id)
         self._recovered.append(tracked)
         return tracked

@@ -620,3 +620,26 @@ async def test_a_stage_one_token_left_during_chunking_goes_on_from_its_collectio
         assessment = await job.result()
     assert levels(assessment) == Counter(MIX)
     assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_stage_one_token_adopted_by_a_store_is_not_taken_further_on_recovery(
+    sqlite_store_url,
+):
+    """A store client that resumed a foreign stage-one token records the job it adopted;
+    neither it nor a client recovering that store later starts a `POST /chat`: the job
+    ends `next_stage_unknown` in the store. (The store's threads let virtual time run
+    on, so the chunking may end under either client: both must refuse stage two.)"""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as maker:
+        token = (await maker.submit(pdf_request())).token
+    async with connect(sandbox, store=sqlite_store_url) as adopter:
+        await adopter.resume(token)
+    async with connect(sandbox, store=sqlite_store_url) as recovering:
+        for job in await recovering.recovered():
+            await job.wait()
+    async with connect(sandbox, store=sqlite_store_url, recover=False) as reader:
+        (record,) = await reader.jobs()
+    assert record.snapshot is not None
+    assert record.snapshot.error is not None
+    assert record.snapshot.error.code == "next_stage_unknown"
+    assert not [r for r in sandbox.requests if r.path == "/chat"]
