@@ -39,6 +39,7 @@ from ._adapter import Exporter, PublicPages, WebhookReader
 from ._config import connect
 from ._errors import (
     AuthenticationError,
+    ConfigurationError,
     InvalidRequest,
     JobFailed,
     MalformedResponse,
@@ -47,8 +48,9 @@ from ._errors import (
 )
 from ._features import UnsupportedFeatureWarning
 from ._http import RetryPolicy
-from ._models import Assessment, Course, CourseRequest, JobStatus
+from ._models import Assessment, AssessmentRequest, Course, CourseRequest, JobStatus
 from ._registry import default_registry
+from ._settings import Settings
 from ._testkit import (
     VendorFixtures,
     WebhookReceiver,
@@ -202,6 +204,40 @@ class ProviderContract:
         info = default_registry().get(self.provider)
         assert info.sandbox is not None  # noqa: S101
         assert simulator_imports(info.sandbox()) == {"coursegen.sandbox"}  # noqa: S101
+
+    def adapter_for(self, **settings: Any) -> Any:
+        """The provider's adapter made from `settings` alone (sans-I/O: nothing is sent);
+        the vendor's default base URL and a made-up key unless given."""
+        adapter = default_registry().get(self.provider).adapter
+        settings.setdefault("base_url", adapter.default_base_url)
+        settings.setdefault("api_key", "contract-key-0123456789")
+        return adapter.from_settings(Settings(provider=self.provider, **settings))
+
+    def test_another_request_kind_is_unsupported(self) -> None:
+        """`submit` of a request kind the provider does not make raises UnsupportedFeature
+        naming the provider, before anything is built."""
+        kinds = default_registry().get(self.provider).adapter.capabilities.request_kinds
+        others = [
+            request
+            for request in (CourseRequest(subject="Knots"), AssessmentRequest(topic="Knots"))
+            if type(request) not in kinds
+        ]
+        if not others:
+            pytest.skip("this provider makes every kind of request")
+        for request in others:
+            with pytest.raises(UnsupportedFeature) as caught:
+                self.adapter_for().submit(request)
+            assert caught.value.provider == self.provider  # noqa: S101
+
+    def test_a_base_url_of_another_scheme_is_refused(self) -> None:
+        """Only http and https bases are accepted: `ConfigurationError` saying so."""
+        with pytest.raises(ConfigurationError, match="http or https"):
+            self.adapter_for(base_url="ftp://vendor.example")
+
+    def test_the_key_is_not_in_the_adapters_repr(self) -> None:
+        """The adapter's repr (in tracebacks and logs) never shows the key."""
+        key = "contract-key-0123456789"
+        assert key not in repr(self.adapter_for(api_key=key))  # noqa: S101
 
     def test_capabilities_match_what_the_adapter_implements(self) -> None:
         """Each optional capability is announced exactly when its protocol is implemented."""

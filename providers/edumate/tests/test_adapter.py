@@ -28,9 +28,7 @@ from coursegen import (
     AssessmentRequest,
     AuthenticationError,
     BloomLevel,
-    ConfigurationError,
     Conflict,
-    CourseRequest,
     InvalidRequest,
     JobErrorInfo,
     JobStatus,
@@ -44,7 +42,6 @@ from coursegen import (
     Settings,
     Snapshot,
     StagedAdapter,
-    UnsupportedFeature,
 )
 from coursegen.testing import VendorFixtures, answer
 from coursegen_edumate import DEFAULT_BLOOM_MIX, EduMate, blooms_requirements
@@ -181,12 +178,6 @@ def test_plain_http_and_path_prefixes_are_kept():
     assert adapter.rate_scope == "server-edumate.internal:8000"
 
 
-def test_base_url_of_another_scheme_is_a_configuration_error():
-    """Only http and https bases are accepted."""
-    with pytest.raises(ConfigurationError, match="http or https"):
-        make_adapter("ftp://localhost:8000")
-
-
 # ----------------------------------------------------------------------------- submit
 
 
@@ -305,13 +296,6 @@ def test_submit_reports_every_problem_at_once(adapter, no_requests_built):
     assert "topic" in message
     assert "bloom_mix" in message
     assert "give one" in message
-
-
-def test_submit_refuses_a_course_request(adapter):
-    """EduMate makes assessments only: a CourseRequest is unsupported."""
-    with pytest.raises(UnsupportedFeature) as caught:
-        adapter.submit(CourseRequest(subject="Cells"))
-    assert caught.value.provider == "edumate"
 
 
 def test_a_pdf_is_uploaded_as_multipart_file(adapter):

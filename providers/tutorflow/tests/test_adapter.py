@@ -24,7 +24,6 @@ import pytest
 
 from coursegen import (
     Adapter,
-    AssessmentRequest,
     AuthenticationError,
     Chapter,
     ConfigurationError,
@@ -48,7 +47,6 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Settings,
-    UnsupportedFeature,
     WebhookReader,
     WebhookVerificationError,
 )
@@ -183,12 +181,6 @@ def test_missing_key_is_a_configuration_error_naming_every_way_to_set_it(api_key
     assert "TUTORFLOW_API_KEY" in message
     assert "COURSEGEN_TUTORFLOW_API_KEY" in message
     assert "tutorflow://KEY@api.tutorflow.io" in message
-
-
-def test_base_url_of_another_scheme_is_a_configuration_error():
-    """Only http and https bases are accepted."""
-    with pytest.raises(ConfigurationError, match="http or https"):
-        make_adapter(base_url="ftp://api.tutorflow.io")
 
 
 def test_rate_scope_is_the_workspace_or_else_a_key_fingerprint(adapter):
@@ -353,13 +345,6 @@ def test_lesson_counts_at_the_limits_are_accepted(adapter):
         assert sent_json(adapter.submit(CourseRequest(subject="x", lesson_count=count)))[
             "lessonCount"
         ] == (count)
-
-
-def test_submit_refuses_an_assessment_request(adapter):
-    """TutorFlow makes courses only: an AssessmentRequest is unsupported."""
-    with pytest.raises(UnsupportedFeature) as caught:
-        adapter.submit(AssessmentRequest(topic="Safety"))
-    assert caught.value.provider == "tutorflow"
 
 
 # ----------------------------------------------------------------------------- seed 002
