@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 import pytest
 
 from ._adapter import Exporter, PublicPages, WebhookReader
@@ -233,6 +234,22 @@ class ProviderContract:
         """Only http and https bases are accepted: `ConfigurationError` saying so."""
         with pytest.raises(ConfigurationError, match="http or https"):
             self.adapter_for(base_url="ftp://vendor.example")
+
+    @pytest.mark.parametrize("missing", [None, ""])
+    def test_a_missing_key_names_every_way_to_set_it(self, missing: str | None) -> None:
+        """Without a key, `from_settings` raises ConfigurationError naming the vendor's
+        variable, coursegen's `COURSEGEN_<NAME>_API_KEY` and the URL form."""
+        adapter = default_registry().get(self.provider).adapter
+        if not adapter.capabilities.requires_key:
+            pytest.skip("this provider takes no key")
+        with pytest.raises(ConfigurationError) as caught:
+            self.adapter_for(api_key=missing)
+        message = str(caught.value)
+        host = httpx.URL(adapter.default_base_url).host
+        expected = [f"COURSEGEN_{self.provider.upper()}_API_KEY", f"{self.provider}://KEY@{host}"]
+        expected += [name for setting, name in adapter.env_vars.items() if setting == "api_key"]
+        missing_names = [name for name in expected if name not in message]
+        assert not missing_names, f"{message!r} does not name {missing_names}"  # noqa: S101
 
     def test_the_key_is_not_in_the_adapters_repr(self) -> None:
         """The adapter's repr (in tracebacks and logs) never shows the key."""

@@ -21,7 +21,6 @@ import pytest
 from coursegen import (
     Adapter,
     AuthenticationError,
-    ConfigurationError,
     Conflict,
     Course,
     CourseRequest,
@@ -102,17 +101,6 @@ def test_implements_adapter_exporter_and_webhook_reader(adapter):
     assert isinstance(adapter, Adapter)
     assert isinstance(adapter, Exporter)
     assert isinstance(adapter, WebhookReader)
-
-
-@pytest.mark.parametrize("api_key", [None, ""])
-def test_missing_key_is_a_configuration_error_naming_every_way_to_set_it(api_key):
-    """Without a key, the message names both variables and the URL form."""
-    with pytest.raises(ConfigurationError) as caught:
-        make_adapter(api_key=api_key)
-    message = str(caught.value)
-    assert "LEARNINGSTUDIO_API_KEY" in message
-    assert "COURSEGEN_LEARNINGSTUDIO_API_KEY" in message
-    assert "learningstudio://KEY@learningstudioai.com" in message
 
 
 def test_rate_scope_is_a_short_fingerprint_of_the_key(adapter):

@@ -172,17 +172,6 @@ def test_implements_adapter_webhook_reader_and_public_pages(adapter):
     assert isinstance(adapter, PublicPages)
 
 
-@pytest.mark.parametrize("api_key", [None, ""])
-def test_missing_key_is_a_configuration_error_naming_every_way_to_set_it(api_key):
-    """Without a key, the message names both variables and the URL form."""
-    with pytest.raises(ConfigurationError) as caught:
-        make_adapter(api_key=api_key)
-    message = str(caught.value)
-    assert "TUTORFLOW_API_KEY" in message
-    assert "COURSEGEN_TUTORFLOW_API_KEY" in message
-    assert "tutorflow://KEY@api.tutorflow.io" in message
-
-
 def test_rate_scope_is_the_workspace_or_else_a_key_fingerprint(adapter):
     """With `workspace` every key of it shares one scope; without, a SHA-256 prefix of the key."""
     digest = hashlib.sha256(KEY.encode()).hexdigest()
