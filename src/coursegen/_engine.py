@@ -503,10 +503,10 @@ class Engine:
         request = adapter.next_stage(snapshot)
         if request is None:
             return snapshot
-        # The end of a stage is a step of the job: watchers see it (a document chunked)
-        # before the next stage's create is sent, and then the switch of id.
         if not tracked.owns_stages:
             return self._stage_not_ours(tracked, snapshot, request)
+        # The end of a stage is a step of the job: watchers see it (a document chunked)
+        # before the next stage's create is sent, and then the switch of id.
         ended = stamp(snapshot)
         self.observe(tracked, ended)
         try:
