@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from served import stop
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -80,10 +82,7 @@ def served(speed: float, rate_limit: int, keys: int) -> Iterator[dict[str, str]]
             for n in range(keys)
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def base_of(url: str) -> str:
