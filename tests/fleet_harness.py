@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from coursegen._ratelimit import web_share
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -49,7 +51,7 @@ def fleet_database() -> Iterator[str]:
         try:
             yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def key(number: int) -> str:
@@ -90,8 +92,21 @@ def base_of(url: str) -> str:
     return "http://" + url.split("@", 1)[1].split("?", 1)[0]
 
 
+def drop_database(store: str) -> None:
+    """Drop a fleet's database under its running workers (they lose it for good)."""
+    import psycopg  # noqa: PLC0415 - the postgres extra
+
+    with psycopg.connect(ADMIN, connect_timeout=3, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{store.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def start_worker(
-    store: str, targets: dict[str, str], speed: float, concurrency: int = 10
+    store: str,
+    targets: dict[str, str],
+    speed: float,
+    concurrency: int = 10,
+    *,
+    stderr: int | None = None,
 ) -> subprocess.Popen[str]:
     """`coursegen worker` for every target, noticing a dead peer within seconds."""
     env = dict(os.environ)
@@ -101,7 +116,7 @@ def start_worker(
         args += ["--target", name]
     args += ["--speed", str(speed), "--concurrency", str(concurrency)]
     args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5"]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)  # noqa: S603
 
 
 def stop_workers(workers: list[subprocess.Popen[str]]) -> int:
@@ -130,8 +145,8 @@ def vendor_log(url: str) -> dict[str, Any]:
 
 
 def vendor_counts(url: str) -> dict[str, int]:
-    """What the vendor saw: requests, 429s, jobs made, and creates that made a second job
-    for a prompt that already had one (duplicates)."""
+    """What the vendor saw: requests (polls among them), 429s, jobs made, and creates
+    that made a second job for a prompt that already had one (duplicates)."""
     log = vendor_log(url)
     made: Counter[str] = Counter()
     for request in log["requests"]:
@@ -140,6 +155,7 @@ def vendor_counts(url: str) -> dict[str, int]:
             made[json.loads(request["body"])["prompt"]] += 1
     return {
         "requests": len(log["requests"]),
+        "polls": sum(1 for request in log["requests"] if request["method"] == "GET"),
         "rate_limited": sum(1 for request in log["requests"] if request["status"] == 429),
         "made": sum(made.values()),
         "duplicates": sum(count - 1 for count in made.values()),
@@ -148,10 +164,12 @@ def vendor_counts(url: str) -> dict[str, int]:
 
 def lower_bound(per_key: int, rate_limit: int, speed: float) -> float:
     """Real seconds the vendor's limits allow at best for one key's `per_key` jobs: each
-    needs its create and at least one read, in one pool of `rate_limit` a minute, and the
-    last one still runs its shortest duration after its create."""
+    needs its create and at least one read, in the owner's share of one pool of
+    `rate_limit` a minute (the web processes keep `web_share` of it), and the last one
+    still runs its shortest duration after its create."""
     requests = 2 * per_key
-    vendor = requests / rate_limit * 60.0 + PENDING_DURATION[0] + JOB_DURATION[0]
+    share = rate_limit - web_share(rate_limit)
+    vendor = requests / share * 60.0 + PENDING_DURATION[0] + JOB_DURATION[0]
     return vendor / speed
 
 

@@ -247,6 +247,8 @@ class Sender:
         budget = self.budget(operation)
         if budget is not None and reserved_at is None:
             reserved_at = await budget.acquire()
+        elif budget is not None and budget.shared and reserved_at is not None:
+            await budget.admit(reserved_at)  # the engine took the local place only
         failures: list[CourseGenError] = []
         in_air = _InAir()
         # Not scaled by `time_scale`: a stalled network is as slow next to a sped-up
@@ -297,6 +299,8 @@ class Sender:
                 in_air.unsafe = False
                 if budget is not None and sent_at is not None:
                     budget.settle(sent_at, anyio.current_time())
+                    if budget.shared:
+                        await budget.settle_shared(sent_at)
             if not isinstance(outcome, _Retry):
                 return outcome
             failures.append(outcome.failure)

@@ -99,7 +99,10 @@ class Fleet:
     owns at once. `heartbeat` and `stalled_after` (seconds) say how soon a dead worker
     is noticed; `recover_every` how often the stalled-jobs recipe runs; `rescan` how
     often an owner looks for intents without being woken; `grace` how long a handover
-    waits for creates in flight. `speed` is passed to `connect` (served sandboxes).
+    waits for creates in flight; `db_timeout` how long a statement waits for a database
+    connection before it fails (a database gone fails the scope jobs and lets a stopping
+    worker exit, instead of hanging them). `speed` is passed to `connect` (served
+    sandboxes).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class Fleet:
         recover_every: float = 1.0,
         rescan: float = 2.0,
         grace: float = 10.0,
+        db_timeout: float = 5.0,
         speed: float | None = None,
         name: str | None = None,
     ) -> None:
@@ -135,11 +139,14 @@ class Fleet:
         self.recover_every = recover_every
         self.rescan = rescan
         self.grace = grace
+        self.db_timeout = db_timeout
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._scopes = {target: target_scope(url, speed=speed) for target, url in targets.items()}
         conninfo, kwargs = _procrastinate_conninfo(store)
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(conninfo=conninfo, kwargs=kwargs)
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo, kwargs=kwargs, timeout=db_timeout
+            )
         )
         self.app.task(name=TASK, queue=QUEUE, pass_context=True)(self._own_scope)
         self._store: SQLStore | None = None
@@ -156,6 +163,11 @@ class Fleet:
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM/SIGINT (or `stop()`), then hand the owned scopes over."""
         store = open_store(self._store_url)
+        configure = getattr(store, "configure_pool", None)
+        if configure is not None:
+            # Each owned scope writes through it: one connection per scope, up to 16 (a
+            # create's claim and its id are two commits each, not to queue behind polls).
+            configure(size=min(max(4, self.concurrency + 2), 16), timeout=self.db_timeout)
         await store.open()
         self._store = store
         try:
@@ -186,14 +198,31 @@ class Fleet:
                 await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
                 # Fetching stops at once; the scope jobs see `_stopping`, hand over, end.
                 worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                await self._ended(worker)
                 for task in (*side, stop):
                     task.cancel()
                 await asyncio.gather(*side, stop, return_exceptions=True)
         finally:
             self._store = None
             await store.close()
+
+    async def _ended(self, worker: asyncio.Task[None]) -> None:
+        """Wait for procrastinate's worker to end: the handovers, then the scope jobs'
+        statuses. With the database gone those writes fail after `db_timeout` each; past
+        the grace and a few of those, the worker is left behind and the process goes on
+        to exit (the stalled-jobs recipe of the others takes its scopes)."""
+        limit = self.grace + 4 * self.db_timeout
+        done, _ = await asyncio.wait({worker}, timeout=limit)
+        if not done:
+            logger.error(
+                "coursegen worker %s: not stopped %.0f s after the signal (is the database "
+                "gone?): leaving its scope jobs to the stalled-jobs recovery",
+                self.name,
+                limit,
+            )
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            worker.result()  # what failed it (a database gone) fails the run
 
     def stop(self) -> None:
         """Stop fetching scope jobs and hand the owned scopes over (what SIGTERM does)."""
@@ -292,6 +321,7 @@ class Fleet:
         self.owned[scope] = time.monotonic()
         logger.info("coursegen worker %s owns %s (epoch %d)", self.name, scope, epoch)
         client = connect(url, store=fenced, **_speed(self._speed))
+        client._fleet_owner = True  # noqa: SLF001 - keeps the web processes' share free
         if epoch > 1:
             await anyio.sleep(self._quiet(client))
         try:
@@ -337,7 +367,7 @@ class Fleet:
                 # Handing over: creates in flight finish; those still waiting for their
                 # budget stay PENDING for the successor.
                 with anyio.move_on_after(self.grace):
-                    await _drain(store, runtime.name, runtime.host, rate_scope)
+                    await _drain(durable, store, runtime, rate_scope, rescan=self.rescan)
                 sends.cancel_scope.cancel()
 
 
@@ -350,14 +380,27 @@ async def _send(
         logger.warning("coursegen worker: create %s left for later: %s", row.id, exc)
 
 
-async def _drain(store: SQLStore, provider: str, endpoint: str, rate_scope: str) -> None:
-    """Wait until no create of this scope is on the wire (SENDING)."""
+async def _drain(
+    durable: Durability,
+    store: SQLStore,
+    runtime: ProviderRuntime,
+    rate_scope: str,
+    *,
+    rescan: float,
+) -> None:
+    """Wait until no create of this scope is on the wire (SENDING).
+
+    The owner's own creates say when the last one ends (`Durability.quiet`: no polling);
+    the store is read once then, and again every `rescan` seconds while it still shows
+    one (a create this process did not send: the safety net, never a spin).
+    """
     while True:
+        await durable.quiet()
         sending = [
             record
-            for record in await store.jobs(provider=provider, state=SubmitState.SENDING)
-            if record.endpoint == endpoint and record.scope == rate_scope
+            for record in await store.jobs(provider=runtime.name, state=SubmitState.SENDING)
+            if record.endpoint == runtime.host and record.scope == rate_scope
         ]
         if not sending:
             return
-        await anyio.sleep(0.05)
+        await anyio.sleep(rescan)

@@ -23,7 +23,7 @@ from coursegen._job import JobToken
 from coursegen._json import from_json, to_json
 from coursegen._models import Course, JobStatus, Request, Snapshot
 
-from ._schema import LATEST, MIGRATIONS, SQL
+from ._schema import LATEST, MIGRATIONS, SQL, PostgresOnly
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -175,6 +175,9 @@ class SQLStore:
     def _migration_lock(self, cursor: Cursor) -> None:
         """Keep two processes from migrating at once (SQLite's write lock does already)."""
 
+    #: PostgreSQL: the fleet's shared rate budget (`rate_take`) and its notices.
+    postgres = False
+
     #: Appended to the epoch check: a row lock where the database has one.
     _share_lock = ""
 
@@ -232,6 +235,10 @@ class SQLStore:
                 if version <= current:
                     continue
                 for statement in statements:
+                    if isinstance(statement, PostgresOnly):
+                        if not self.postgres:
+                            continue
+                        statement = statement.sql  # noqa: PLW2901 - the same statement, unwrapped
                     self._execute(cursor, statement)
                 self._execute(cursor, SQL.RECORD_VERSION, (version, _now()))
 
@@ -303,6 +310,30 @@ class SQLStore:
         view._borrowed = True  # noqa: SLF001 - a copy of ourselves
         view.statements = 0
         return view
+
+    async def rate_take(
+        self, scope: str, limit: int, window: float, in_flight: float
+    ) -> tuple[int | None, float]:
+        """Take a place in the fleet's shared budget of `scope` (PostgreSQL only): at most
+        `limit` requests in any `window` seconds of the database's clock, counted until
+        settled, an unsettled one for up to `in_flight` seconds.
+
+        `(entry, taken_at)` when admitted (the database's time, epoch seconds), else
+        `(None, seconds to wait)`: one statement either way.
+        """
+        if not self.postgres:
+            raise StoreError("a shared rate budget needs a PostgreSQL store")
+        rows = await self._read(SQL.RATE_TAKE, (scope, limit, window, in_flight), write=True)
+        entry, taken_at, wait = rows[0]
+        if entry is None:
+            return None, float(wait)
+        return int(entry), float(taken_at)
+
+    async def rate_settle(self, scope: str, entry: int) -> float:
+        """The request `entry` admitted was answered: it counts from now (the database's
+        time, returned) and leaves the window with it."""
+        rows = await self._read(SQL.RATE_SETTLE, (scope, entry), write=True)
+        return float(rows[0][0])
 
     async def owners(self) -> list[tuple[str, str, int, datetime]]:
         """Each scope's owner in a fleet: (scope key, owner, epoch, taken at)."""
@@ -512,9 +543,13 @@ class SQLStore:
 
         return await self._call(work)
 
-    async def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    async def _read(
+        self, sql: str, params: Sequence[object], *, write: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """One statement's rows (`write`: a statement that also writes, not fsynced)."""
+
         def work() -> list[tuple[Any, ...]]:
-            with self._transaction(durable=False, read_only=True) as cursor:
+            with self._transaction(durable=False, read_only=not write) as cursor:
                 self._execute(cursor, sql, params)
                 return cursor.fetchall()
 
