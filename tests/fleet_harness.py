@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -100,6 +103,63 @@ def drop_database(store: str) -> None:
         admin.execute(f'DROP DATABASE "{store.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
+class FreezableProxy:
+    """A TCP proxy to PostgreSQL that can be frozen: it stops forwarding in both
+    directions and accepts connections it never forwards, while keeping every socket
+    open, as a network partition looks to a client (no answer, no reset)."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._frozen = threading.Event()
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = [self._listener]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def url(self, store: str) -> str:
+        """`store`'s URL through this proxy."""
+        return store.replace("127.0.0.1:5432", f"127.0.0.1:{self.port}")
+
+    def freeze(self) -> None:
+        self._frozen.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        for sock in self._sockets:
+            sock.close()
+
+    def _run(self) -> None:
+        pairs: dict[socket.socket, socket.socket] = {}
+        while not self._closed.is_set():
+            readable = [self._listener, *pairs] if not self._frozen.is_set() else [self._listener]
+            ready, _, _ = select.select(readable, [], [], 0.1)
+            for sock in ready:
+                if sock is self._listener:
+                    client, _ = self._listener.accept()
+                    self._sockets.append(client)
+                    if self._frozen.is_set():
+                        continue  # accepted, never answered
+                    upstream = socket.create_connection(self._target)
+                    self._sockets.append(upstream)
+                    pairs[client] = upstream
+                    pairs[upstream] = client
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    other = pairs.pop(sock)
+                    pairs.pop(other, None)
+                    sock.close()
+                    other.close()
+                    continue
+                pairs[sock].sendall(data)
+
+
 def start_worker(
     store: str,
     targets: dict[str, str],
@@ -107,6 +167,7 @@ def start_worker(
     concurrency: int = 10,
     *,
     stderr: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     """`coursegen worker` for every target, noticing a dead peer within seconds."""
     env = dict(os.environ)
@@ -115,7 +176,7 @@ def start_worker(
     for name in targets:
         args += ["--target", name]
     args += ["--speed", str(speed), "--concurrency", str(concurrency)]
-    args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5"]
+    args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5", *extra]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)  # noqa: S603
 
 

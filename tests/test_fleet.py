@@ -22,6 +22,7 @@ import coursegen
 from coursegen import CourseRequest, FleetJob, JobStatus
 from coursegen.worker import target_scope
 from fleet_harness import (
+    FreezableProxy,
     Unreachable,
     drop_database,
     fleet_database,
@@ -158,4 +159,44 @@ def test_a_worker_whose_database_is_gone_stops_on_sigterm():
             finally:
                 stop_workers([worker])
     finally:
+        database.__exit__(None, None, None)
+
+
+def test_a_worker_whose_database_stops_answering_stops_on_sigterm():
+    """A worker owning a scope whose database stops answering mid-run (a partition: no
+    answer, no reset, the statements in flight never return) still ends on SIGTERM."""
+    try:
+        database = fleet_database()
+        store_url = database.__enter__()
+    except Unreachable as exc:
+        _unreachable(str(exc))
+    proxy = FreezableProxy()
+    try:
+        with served(SPEED, RATE_LIMIT, 1) as targets:
+            worker = start_worker(
+                proxy.url(store_url),
+                targets,
+                SPEED,
+                concurrency=2,
+                stderr=subprocess.DEVNULL,
+                extra=("--db-timeout", "2"),
+            )
+            try:
+                for _ in range(600):  # until it owns its scope (or a minute has passed)
+                    if anyio.run(_owned, store_url):
+                        break
+                    anyio.run(anyio.sleep, 0.1)
+                assert anyio.run(_owned, store_url), "the worker never took its scope"
+                proxy.freeze()
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    code = worker.wait(timeout=120)  # generous: it stops, or it hangs
+                except subprocess.TimeoutExpired:
+                    code = None
+                print(f"\nworker with its database not answering: exit status {code}")  # noqa: T201 - shown with -s
+                assert code is not None, "the worker did not stop on SIGTERM"
+            finally:
+                stop_workers([worker])
+    finally:
+        proxy.close()
         database.__exit__(None, None, None)

@@ -38,6 +38,8 @@ import logging
 import os
 import signal
 import socket
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -84,6 +86,7 @@ def _procrastinate_conninfo(store_url: str) -> tuple[str, dict[str, Any]]:
     parts = urlsplit(store_url)
     query = dict(parse_qsl(parts.query))
     schema = query.pop("schema", None)
+    query.pop("pool_size", None)  # the store's own pool
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
     kwargs: dict[str, Any] = {}
     if schema is not None:
@@ -101,8 +104,10 @@ class Fleet:
     often an owner looks for intents without being woken; `grace` how long a handover
     waits for creates in flight; `db_timeout` how long a statement waits for a database
     connection before it fails (a database gone fails the scope jobs and lets a stopping
-    worker exit, instead of hanging them). `speed` is passed to `connect` (served
-    sandboxes).
+    worker exit, instead of hanging them). `exit_within` (seconds after SIGTERM or
+    SIGINT; default: the grace, four `db_timeout`s and 15 s) ends the process even if a
+    statement to an unreachable database never returns. `speed` is passed to `connect`
+    (served sandboxes).
     """
 
     def __init__(
@@ -117,6 +122,7 @@ class Fleet:
         rescan: float = 2.0,
         grace: float = 10.0,
         db_timeout: float = 5.0,
+        exit_within: float | None = None,
         speed: float | None = None,
         name: str | None = None,
     ) -> None:
@@ -140,6 +146,7 @@ class Fleet:
         self.rescan = rescan
         self.grace = grace
         self.db_timeout = db_timeout
+        self.exit_within = grace + 4 * db_timeout + 15.0 if exit_within is None else exit_within
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._scopes = {target: target_scope(url, speed=speed) for target, url in targets.items()}
         conninfo, kwargs = _procrastinate_conninfo(store)
@@ -153,6 +160,7 @@ class Fleet:
         self._stopping = asyncio.Event()
         self._wakes: dict[str, asyncio.Event] = {}
         self.owned: dict[str, float] = {}  # scope key -> when this process took it
+        self._running: set[int] = set()  # procrastinate ids of the scope jobs running here
         self.statements = 0  # store statements of the scopes this process owned
 
     def __repr__(self) -> str:
@@ -165,9 +173,11 @@ class Fleet:
         store = open_store(self._store_url)
         configure = getattr(store, "configure_pool", None)
         if configure is not None:
-            # Each owned scope writes through it: one connection per scope, up to 16 (a
-            # create's claim and its id are two commits each, not to queue behind polls).
-            configure(size=min(max(4, self.concurrency + 2), 16), timeout=self.db_timeout)
+            # Every owned scope writes through it: a connection per scope, up to 8 (a
+            # create's claim and its id are two commits each, which should not queue
+            # behind the other scopes' writes), unless the URL sets `pool_size`.
+            size = None if "pool_size=" in self._store_url else min(self.concurrency + 2, 8)
+            configure(size=max(size, 4) if size is not None else None, timeout=self.db_timeout)
         await store.open()
         self._store = store
         try:
@@ -177,7 +187,7 @@ class Fleet:
                 if install_signal_handlers:
                     loop = asyncio.get_running_loop()
                     for number in (signal.SIGTERM, signal.SIGINT):
-                        loop.add_signal_handler(number, self.stop)
+                        loop.add_signal_handler(number, self._signalled)
                 side = [
                     asyncio.create_task(self._listen(), name="coursegen-listen"),
                     asyncio.create_task(self._recover_forever(), name="coursegen-recover"),
@@ -224,6 +234,28 @@ class Fleet:
         with contextlib.suppress(asyncio.CancelledError):
             worker.result()  # what failed it (a database gone) fails the run
 
+    def _signalled(self) -> None:
+        """SIGTERM or SIGINT: stop, and make sure the process ends within `exit_within`
+        seconds. A partitioned network answers nothing and resets nothing: a statement
+        in flight then never returns, and no cancellation reaches the thread it runs in."""
+        if self._stopping.is_set():
+            return
+        self.stop()
+        timer = threading.Timer(self.exit_within, self._exit_now)
+        timer.daemon = True
+        timer.start()
+
+    def _exit_now(self) -> None:
+        logger.error(
+            "coursegen worker %s: still running %.0f s after the signal (the database does "
+            "not answer): exiting; the other workers' recovery takes its scopes",
+            self.name,
+            self.exit_within,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+
     def stop(self) -> None:
         """Stop fetching scope jobs and hand the owned scopes over (what SIGTERM does)."""
         self._stopping.set()
@@ -266,6 +298,11 @@ class Fleet:
         )
         recovered = 0
         for job in stalled:
+            if job.id in self._running:
+                # Ours, and we are alive (we run this recipe): only our heartbeat is late,
+                # a busy loop's. Failing it would hand the scope to a newcomer who waits
+                # out a rate window before sending anything.
+                continue
             try:
                 await manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
             except Exception as exc:  # noqa: BLE001 - another worker's recipe took it first
@@ -315,6 +352,15 @@ class Fleet:
         if store is None or url is None or self._scopes.get(target) != scope:
             logger.error("coursegen worker: no target %r for scope %s here", target, scope)
             return
+        job_id = context.job.id
+        self._running.add(job_id)
+        try:
+            await self._own(store, url, scope)
+        finally:
+            self._running.discard(job_id)
+
+    async def _own(self, store: SQLStore, url: str, scope: str) -> None:
+        """Own `scope` with a new epoch: follow its jobs, send its intents, hand it over."""
         epoch = await store.take_ownership(scope, self.name)
         fenced = store.fenced(scope, epoch)
         wake = self._wakes.setdefault(scope, asyncio.Event())
@@ -332,7 +378,6 @@ class Fleet:
             self._wakes.pop(scope, None)
         if self._stopping.is_set() and not fenced.fence_lost:
             await self.ensure_scope_jobs()  # the handover: the successor is queued
-        del context
 
     def _quiet(self, client: Client) -> float:
         """Loop seconds to wait before a newcomer's first request: the longest rate window
