@@ -155,6 +155,9 @@ class SQLStore:
         self._fence: tuple[str, int] | None = None
         self._borrowed = False  # a view made by `fenced`, on another store's connections
         self.fence_lost = False
+        # Intents recorded at once (a web process's many submits) share one commit; the
+        # views of this store (`shared`) share it too.
+        self._intents = _GroupCommit()
 
     def __repr__(self) -> str:
         return f"<coursegen store {self.url}>"
@@ -280,7 +283,10 @@ class SQLStore:
         notice = self._intent_notice(notify) if notify is not None else None
         if notice is not None:
             statements.append(notice)
-        await self._write(statements, durable=True)
+        if self._fence is not None:
+            await self._write(statements, durable=True)
+            return
+        await self._intents.write(self, statements)
 
     # -- owning a rate scope (a worker fleet) -------------------------------------------
 
@@ -572,6 +578,63 @@ class SQLStore:
         if self._password:
             line = line.replace(self._password, "********")
         return line
+
+
+class _Queued:
+    """One write waiting for its group's commit, and how it ended."""
+
+    __slots__ = ("done", "error", "statements")
+
+    def __init__(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        self.statements = statements
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Durable writes that arrive while one is committing go together in the next
+    transaction: one commit (one fsync) for many intents instead of one each. A batch
+    the database refuses (one intent's key already taken) is written again one write
+    at a time, so each caller gets its own outcome."""
+
+    def __init__(self) -> None:
+        self._queue: list[_Queued] = []
+        self._lock: anyio.Lock | None = None
+
+    async def write(
+        self, store: SQLStore, statements: Sequence[tuple[str, Sequence[object]]]
+    ) -> None:
+        item = _Queued(statements)
+        self._queue.append(item)
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if not item.done:
+                batch, self._queue = self._queue, []
+                await self._flush(store, batch)
+        if item.error is not None:
+            raise item.error
+
+    @staticmethod
+    async def _flush(store: SQLStore, batch: list[_Queued]) -> None:
+        try:
+            await store._write([s for queued in batch for s in queued.statements], durable=True)  # noqa: SLF001 - the store's own helper
+        except StoreError as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for queued in batch:
+                    try:
+                        await store._write(queued.statements, durable=True)  # noqa: SLF001
+                    except StoreError as one:
+                        queued.error = one
+        except BaseException as exc:
+            for queued in batch:  # cancelled, or worse: nobody's intent is known to be in
+                queued.error = exc
+            raise
+        finally:
+            for queued in batch:
+                queued.done = True
 
 
 @attrs.frozen
