@@ -32,7 +32,7 @@ class _Store:
         return list(self.sending)
 
 
-RUNTIME = SimpleNamespace(name="tutorflow", host="api.example", time_scale=1.0)
+RUNTIME = SimpleNamespace(name="tutorflow", endpoint="api.example", time_scale=1.0)
 
 
 async def test_a_handover_waits_for_its_creates_without_reading_the_store():

@@ -399,7 +399,7 @@ class Fleet:
                 while not (self._stopping.is_set() or store.fence_lost):
                     wake.clear()
                     try:
-                        rows = await store.pending(runtime.name, runtime.host, rate_scope)
+                        rows = await store.pending(runtime.name, runtime.endpoint, rate_scope)
                     except StoreError as exc:
                         logger.warning("coursegen worker: %s: %s", scope, exc)
                         rows = []
@@ -444,7 +444,7 @@ async def _drain(
         sending = [
             record
             for record in await store.jobs(provider=runtime.name, state=SubmitState.SENDING)
-            if record.endpoint == runtime.host and record.scope == rate_scope
+            if record.endpoint == runtime.endpoint and record.scope == rate_scope
         ]
         if not sending:
             return
