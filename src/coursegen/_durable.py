@@ -159,7 +159,7 @@ class Durability:
             await store.add_intent(
                 record_id=record_id,
                 provider=runtime.name,
-                endpoint=runtime.host,
+                endpoint=runtime.endpoint,
                 scope=runtime.adapter.rate_scope,
                 request=request,
             )
@@ -223,7 +223,9 @@ class Durability:
         if not enabled:
             self._done()
             return
-        rows = await self.store.unfinished(runtime.name, runtime.host, runtime.adapter.rate_scope)
+        rows = await self.store.unfinished(
+            runtime.name, runtime.endpoint, runtime.adapter.rate_scope
+        )
         resend: list[JobRecord] = []
         self.taken.update(row.id for row in rows)
         for row in rows:
@@ -316,7 +318,11 @@ class Durability:
 
             snapshot = Snapshot(job_id=row.job_id, provider=runtime.name, status=JobStatus.PENDING)
         age = (datetime.now(UTC) - row.created_at).total_seconds() * runtime.time_scale
-        tracked = engine.track(runtime, snapshot, elapsed=max(age, 0.0))
+        # A row adopted from a token (no request: made elsewhere) never starts a later
+        # stage of a staged job; one this store saw created does (see `Client.resume`).
+        tracked = engine.track(
+            runtime, snapshot, elapsed=max(age, 0.0), owns_stages=row.request is not None
+        )
         self.remember(tracked, row.id)
         self._recovered.append(tracked)
         return tracked
@@ -339,7 +345,7 @@ class Durability:
         """Match a webhook to the store (see `Client.reconcile`)."""
         if event.job_id is None:
             return None
-        known = await self.store.find(runtime.name, runtime.host, event.job_id)
+        known = await self.store.find(runtime.name, runtime.endpoint, event.job_id)
         if known is not None:
             tracked = engine.find(runtime.name, event.job_id)
             snapshot = await confirm(event.job_id)
@@ -351,7 +357,7 @@ class Durability:
         candidates = [
             row
             for row in candidates
-            if row.endpoint == runtime.host and row.scope == runtime.adapter.rate_scope
+            if row.endpoint == runtime.endpoint and row.scope == runtime.adapter.rate_scope
         ]
         if not candidates:
             return None

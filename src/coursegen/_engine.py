@@ -28,6 +28,9 @@ is read before the vendor discards it). What happens meanwhile depends on the fa
   from its last change of state if later: a queued job's timeout has not begun).
 
 So a vendor outage never silently drops a job. Only a `NotFound` ends following early.
+A job the vendor still calls running at its deadline stops being followed there, unless
+someone waits on it without a timeout (`wait(timeout=None)`): then it is followed on, its
+polls backed off to `_RETRY_CAP`, with a `JobTimeout` in `last_error` saying it is overdue.
 
 `on_change`, if given, is called with a job's record each time what is known of it
 changes (a new state, a failed poll, the end of following): the client's store hears of
@@ -54,12 +57,14 @@ from ._durations import DurationModel
 from ._errors import (
     CourseGenError,
     JobTimeout,
+    MalformedResponse,
     NotFound,
     ProviderUnavailable,
     RateLimited,
+    SubmitOutcomeUnknown,
     TransportError,
 )
-from ._job import JobToken
+from ._job import SANDBOX_ENDPOINT, JobToken
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -129,6 +134,14 @@ class ProviderRuntime:
         return self.adapter.name
 
     @property
+    def endpoint(self) -> str:
+        """Where the jobs live, as the store records it: the vendor's host, or for an
+        in-process sandbox `sandbox:` and the host it stands in for (its jobs end with
+        its process: no client of the real vendor may take them up, and a command
+        reading the store can say so without a key)."""
+        return f"{SANDBOX_ENDPOINT}{self.host}" if self.sandbox else self.host
+
+    @property
     def policy(self) -> PollPolicy:
         return self.adapter.policy
 
@@ -169,6 +182,9 @@ class Tracked:
         "listeners",
         "next_at",
         "next_due",
+        "overdue_polls",
+        "owns_stages",
+        "patient",
         "poll_request",
         "runtime",
         "settled_signal",
@@ -188,8 +204,13 @@ class Tracked:
         submitted: bool,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> None:
         self.runtime = runtime
+        # This client may start the job's next stage (a `StagedAdapter`'s): it made the
+        # job, or its store records it. False for a token of an earlier stage resumed
+        # with no record of it: another process may have started that stage already.
+        self.owns_stages = owns_stages
         # A webhook will announce the end: polls are only a fallback for a lost one.
         self.awaits_webhook = awaits_webhook
         # Loop time of the first webhook about the job: the vendor sent it at the end.
@@ -217,6 +238,10 @@ class Tracked:
         self.deadline = now + runtime.to_loop(max(runtime.policy.job_timeout - elapsed, 0.0))
         self.changed = anyio.Event()
         self.interest = 0
+        # Waiters without a timeout: while any waits, the deadline does not end following.
+        self.patient = 0
+        # Polls answered since the deadline passed with a patient waiter (their backoff).
+        self.overdue_polls = 0
         self.state = _State.IDLE
         self.heap_seq = -1
         self.last_polled = now  # loop time of the last answer about this job
@@ -292,6 +317,7 @@ class Engine:
         submitted: bool = False,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
@@ -299,6 +325,7 @@ class Engine:
         `elapsed` is how many vendor seconds old the job was when we saw it (a job
         recovered from a store), which brings its deadline closer.
         `awaits_webhook` that the vendor will call back at its end (polls are a fallback).
+        `owns_stages` False: never start the job's next stage (see `Tracked`).
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
@@ -311,6 +338,7 @@ class Engine:
                 submitted=submitted,
                 elapsed=elapsed,
                 awaits_webhook=awaits_webhook,
+                owns_stages=owns_stages,
             )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True, now=now)
             if self._keep_results:
@@ -481,11 +509,18 @@ class Engine:
             return snapshot
         # The end of a stage is a step of the job: watchers see it (a document chunked)
         # before the next stage's create is sent, and then the switch of id.
+        if not tracked.owns_stages:
+            return self._stage_not_ours(tracked, snapshot, request)
         ended = stamp(snapshot)
         self.observe(tracked, ended)
-        following = await tracked.runtime.sender.send(
-            Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
-        )
+        try:
+            following = await tracked.runtime.sender.send(
+                Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
+            )
+        except (SubmitOutcomeUnknown, MalformedResponse) as exc:
+            # Sent, and the vendor may hold the next stage's job under an id we never
+            # read: sending it again could make a second one. The job ends here, said so.
+            return self._stage_unknown(tracked, snapshot, request, exc)
         # The former id still names this job: a token taken before the switch resumes
         # it here rather than starting the next stage a second time.
         tracked.former_ids += (tracked.job_id,)
@@ -495,6 +530,62 @@ class Engine:
         tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following
+
+    @staticmethod
+    def _stage_not_ours(tracked: Tracked, snapshot: Snapshot, request: httpx.Request) -> Snapshot:
+        """The terminal snapshot of a staged job resumed from an earlier stage's token
+        with no record of it, once that stage ended: FAILED, code `next_stage_unknown`.
+        The next stage is not started here: the process that made the token (or any
+        other holding it) may have started it already, and a second one would be a
+        duplicate the vendor cannot tell apart."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"stage {stage - 1} ended, and this client did not start stage {stage} "
+            f"({request.method} {request.url.path}): the token names stage {stage - 1}, "
+            "and nothing here records whether another process (the one that made the "
+            "token) started the next stage already; starting it again could make a "
+            "second job. Resume the token the job gives once its next stage began, or "
+            "use a job store (connect(store=...)) in every process that follows it; to "
+            "go on from what stage "
+            f"{stage - 1} made, submit a new request from it (its answer is in raw)"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="next_stage_unknown"),
+            raw=snapshot.raw,
+        )
+
+    @staticmethod
+    def _stage_unknown(
+        tracked: Tracked,
+        snapshot: Snapshot,
+        request: httpx.Request,
+        exc: SubmitOutcomeUnknown | MalformedResponse,
+    ) -> Snapshot:
+        """The terminal snapshot of a staged job whose next stage's create was sent and
+        its answer lost or unreadable: FAILED, code `submit_outcome_unknown`, so that no
+        poll, resume or recovery (the store keeps it terminal) sends it a second time."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"the create of stage {stage} ({request.method} {request.url.path}) was sent "
+            f"but its answer was {'unreadable' if isinstance(exc, MalformedResponse) else 'lost'} "
+            f"({type(exc).__name__}): the vendor may be running that stage under a job id "
+            "coursegen never learnt, so it was not sent again (that could start a second "
+            "one); submit the request again for a new job"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="submit_outcome_unknown"),
+            raw=snapshot.raw,
+        )
 
     @staticmethod
     def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:
@@ -575,6 +666,38 @@ class Engine:
             token=JobToken(runtime.name, tracked.job_id, runtime.host).encode(),
         )
 
+    def _overdue(self, tracked: Tracked, now: float) -> bool:
+        """Keep following `tracked` past its deadline for a waiter without a timeout:
+        polls back off from the cadence to `_RETRY_CAP` (never past a fifth of the
+        vendor's `result_ttl`); True the first time, when `last_error` starts saying so."""
+        runtime = tracked.runtime
+        policy = runtime.policy
+        first = tracked.overdue_polls == 0
+        tracked.overdue_polls += 1
+        tracked.following = True
+        cap = max(_RETRY_CAP, policy.interval)
+        if policy.result_ttl is not None:
+            cap = max(min(cap, policy.result_ttl / 5), policy.min_interval)
+        pause = min(cap, policy.interval * 2 ** min(tracked.overdue_polls, 32))
+        pause *= 1.0 + self._rng.random() * _JITTER
+        tracked.next_at = max(tracked.next_at, now + runtime.to_loop(pause))
+        tracked.last_error = JobTimeout(
+            f"{runtime.name} job {tracked.job_id} is past its "
+            f"{policy.job_timeout:g} s deadline (last seen {tracked.snapshot.status.value}); "
+            "it is still followed, every "
+            f"{pause:.0f} s or so, because a wait without a timeout is on it",
+            snapshot=tracked.snapshot,
+            token=JobToken(
+                runtime.name,
+                tracked.job_id,
+                runtime.host,
+                scheme=runtime.scheme,
+                port=runtime.port,
+                sandbox=runtime.sandbox,
+            ).encode(),
+        )
+        return first
+
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
         if tracked.snapshot.status.is_terminal and not snapshot.status.is_terminal:
@@ -585,7 +708,10 @@ class Engine:
         self._learn(tracked, snapshot, now)
         if snapshot.status is JobStatus.PENDING and tracked.started_at is not None:
             tracked.started_at = now  # still queued: its work, and its plan, begin later
-        recovered = tracked.last_error is not None
+        # A poll failed before this answer (an overdue job's `JobTimeout` is no failure).
+        recovered = tracked.last_error is not None and not isinstance(
+            tracked.last_error, JobTimeout
+        )
         tracked.snapshot = snapshot
         tracked.error = tracked.last_error = None
         tracked.failures = 0
@@ -600,7 +726,13 @@ class Engine:
             )
         if snapshot.status.is_terminal:
             tracked.following = False
-        elif tracked.following and now >= tracked.deadline:
+        elif now < tracked.deadline:
+            tracked.overdue_polls = 0
+        elif tracked.patient > 0:
+            # Past the deadline, a waiter without a timeout still waits: following goes
+            # on, backed off, and `last_error` says the job is overdue.
+            changed = self._overdue(tracked, now) or changed
+        elif tracked.following:
             self._stop_at_deadline(tracked)
             changed = True
         if changed or recovered or snapshot.status.is_terminal:
@@ -695,15 +827,22 @@ class Engine:
     # -- interest -----------------------------------------------------------------------
 
     @contextmanager
-    def interest(self, tracked: Tracked, *, now_ok: bool = False) -> Iterator[None]:
+    def interest(
+        self, tracked: Tracked, *, now_ok: bool = False, patient: bool = False
+    ) -> Iterator[None]:
         """Keep `tracked` polled while the block runs.
 
         `now_ok` asks for a poll as soon as the vendor's floor allows, ignoring the
-        cadence and the hint (an explicit refresh).
+        cadence and the hint (an explicit refresh). `patient` is a waiter without a
+        timeout: while one waits, the job's deadline does not end following it.
         """
         tracked.interest += 1
+        if patient:
+            tracked.patient += 1
         try:
             if not tracked.snapshot.status.is_terminal:
+                if patient:
+                    tracked.following = True
                 if tracked.error is not None:
                     tracked.error = None  # a new waiter asks again
                 now = anyio.current_time()
@@ -715,3 +854,5 @@ class Engine:
             yield
         finally:
             tracked.interest -= 1
+            if patient:
+                tracked.patient -= 1

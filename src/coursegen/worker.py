@@ -324,7 +324,7 @@ class Fleet:
                 while not (self._stopping.is_set() or store.fence_lost):
                     wake.clear()
                     try:
-                        rows = await store.pending(runtime.name, runtime.host, rate_scope)
+                        rows = await store.pending(runtime.name, runtime.endpoint, rate_scope)
                     except StoreError as exc:
                         logger.warning("coursegen worker: %s: %s", scope, exc)
                         rows = []
@@ -337,7 +337,7 @@ class Fleet:
                 # Handing over: creates in flight finish; those still waiting for their
                 # budget stay PENDING for the successor.
                 with anyio.move_on_after(self.grace):
-                    await _drain(store, runtime.name, runtime.host, rate_scope)
+                    await _drain(store, runtime.name, runtime.endpoint, rate_scope)
                 sends.cancel_scope.cancel()
 
 

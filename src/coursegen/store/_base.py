@@ -19,7 +19,7 @@ import anyio.to_thread
 import attrs
 
 from coursegen._errors import StoreError
-from coursegen._job import JobToken
+from coursegen._job import SANDBOX_ENDPOINT, JobToken
 from coursegen._json import from_json, to_json
 from coursegen._models import Course, JobStatus, Request, Snapshot
 
@@ -102,7 +102,9 @@ class JobRecord:
         """The token `Client.resume` takes, once the vendor's id is known."""
         if self.job_id is None:
             return None
-        return JobToken(self.provider, self.job_id, self.endpoint).encode()
+        host = self.endpoint.removeprefix(SANDBOX_ENDPOINT)
+        sandbox = host != self.endpoint  # made on an in-process sandbox
+        return JobToken(self.provider, self.job_id, host, sandbox=sandbox).encode()
 
 
 @attrs.frozen
