@@ -190,6 +190,7 @@ class Tracked:
         "settled_signal",
         "snapshot",
         "stage_ends",
+        "started_at",
         "state",
         "submitted_at",
     )
@@ -216,6 +217,9 @@ class Tracked:
         self.hinted_at: float | None = None
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
+        # Loop time from which the learnt plan counts the job's age: its create, then its
+        # last answer that said it was still queued (a queue's wait is not its work).
+        self.started_at = self.submitted_at
         self.job_id = snapshot.job_id
         # The ids of the stages before this one (a `StagedAdapter`'s job), oldest first.
         self.former_ids: tuple[str, ...] = ()
@@ -702,6 +706,8 @@ class Engine:
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
+        if snapshot.status is JobStatus.PENDING and tracked.started_at is not None:
+            tracked.started_at = now  # still queued: its work, and its plan, begin later
         # A poll failed before this answer (an overdue job's `JobTimeout` is no failure).
         recovered = tracked.last_error is not None and not isinstance(
             tracked.last_error, JobTimeout
@@ -763,21 +769,22 @@ class Engine:
     def _learn(tracked: Tracked, snapshot: Snapshot, now: float) -> None:
         """Feed the provider's duration model with a job seen ending now."""
         ended = snapshot.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-        if not ended or tracked.submitted_at is None or tracked.snapshot.status.is_terminal:
+        started = tracked.started_at
+        if not ended or started is None or tracked.snapshot.status.is_terminal:
             return
         if tracked.hinted_at is not None:
             # The vendor called back when the job ended: its end is known, not guessed.
-            estimate = tracked.hinted_at - tracked.submitted_at
+            estimate = tracked.hinted_at - started
             tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
-        # It ended between the last answer that said "not yet" and this one: the middle,
-        # unless that gap is longer than the provider's cadence (a learnt plan's first poll
-        # comes long after the create, when no job ends that early): then in the cadence
-        # before now, else the plan's early first polls would drag every estimate earlier.
+        # It ended between the last answer that said "not yet" and this one: the model
+        # is told both ages, and works out where in between jobs usually end.
         runtime = tracked.runtime
-        gap = min(now - tracked.last_polled, runtime.to_loop(runtime.policy.interval))
-        estimate = now - gap / 2 - tracked.submitted_at
-        runtime.durations.observe(estimate * runtime.time_scale)
+        scale = runtime.time_scale
+        runtime.durations.observe_between(
+            (tracked.last_polled - started) * scale,
+            (now - started) * scale,
+        )
 
     def _interval(
         self, tracked: Tracked, snapshot: Snapshot, *, changed: bool, now: float
@@ -795,11 +802,15 @@ class Engine:
         if snapshot.poll_after is not None:
             candidates.append(snapshot.poll_after)
         planned = None
-        if tracked.submitted_at is not None:
-            age = (now - tracked.submitted_at) * runtime.time_scale
+        if tracked.started_at is not None:
+            age = (now - tracked.started_at) * runtime.time_scale
             longest = policy.max_interval if policy.max_interval is not None else _LONGEST_PLAN
-            planned = runtime.durations.next_poll(age, policy.min_interval, longest)
+            draw = self._rng.random()
+            planned = runtime.durations.next_poll(age, policy.min_interval, longest, draw)
         if planned is not None:
+            if policy.result_ttl is not None:
+                # However sure the plan is, a result is read before the vendor drops it.
+                planned = min(planned, max(policy.result_ttl / 5, policy.min_interval))
             candidates.append(planned)
         elif snapshot.poll_after is None:
             candidates.append(tracked.cadence)
