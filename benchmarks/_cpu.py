@@ -6,20 +6,22 @@ the create budget removed and a job timeout long enough that no job stops being 
 its GET budget (120 a minute) stays, so the engine's budget queue holds nearly every
 tracked job, as it would for a real fleet. Jobs never end during the measurement.
 
-Each round, for each size in turn, measures two windows of the same number of GETs
-(`--cpu-polls`), their order alternating from one round to the next so that a drift of
-the machine's speed weighs on both sides alike:
+Each round, for each size in turn, measures `--cpu-polls` GETs on each side, in short
+windows of `--cpu-window` GETs that alternate between the sides (ABBA: the order flips
+from one window to the next and from one round to the next), so that a shared machine
+whose speed drifts weighs on both sides alike:
 
 - raw: plain httpx GETs of running jobs, one after another, from one `httpx.AsyncClient`
   made as a hand-written loop would make it (cookies and all) through the very transport
-  instance the engine's client sends through, to the same simulator; meanwhile the
-  engine's requests wait at a gate in front of that transport (its scheduler still runs:
-  a few microseconds a second, counted against the raw side);
+  instance the engine's client sends through, to the same simulator. The engine's
+  requests wait at a gate in front of that transport meanwhile; an in-process exchange
+  never waits on the event loop, so none of the engine's tasks runs during a raw window
+  (what its scheduler has to catch up on lands in the next engine window);
 - engine: the gate opens for exactly that many polls and shuts again; the window ends
-  once every poll let through has been answered and read by the engine.
+  once every poll let through has been answered, read and planned by the engine.
 
-CPU is `time.process_time()` over the whole window divided by its GETs (the simulator's
-work is in both). Garbage collection is timed separately through `gc.callbacks` and
+CPU is `time.process_time()` over a round's windows of one side, divided by their GETs
+(the simulator's work is in both). Garbage collection is timed separately through `gc.callbacks` and
 reported per GET beside the ratio: a collection of a 100,000-job heap lands in whichever
 window it falls in, so the ratio without GC is the steadier figure of the two.
 """
@@ -198,7 +200,9 @@ async def _engine_window(gated: _GatedTransport, polls: int) -> float:
     return time.process_time() - before
 
 
-async def _size(jobs: int, *, rounds: int, polls: int, speed: float, timer: _GcTimer) -> CpuSize:
+async def _size(
+    jobs: int, *, rounds: int, polls: int, chunk: int, speed: float, timer: _GcTimer
+) -> CpuSize:
     result = CpuSize(jobs=jobs)
     options: dict[str, Any] = {
         "speed": speed,
@@ -229,27 +233,41 @@ async def _size(jobs: int, *, rounds: int, polls: int, speed: float, timer: _GcT
             await _raw_window(http, ids[:50])
             await _engine_window(gated, 50)
             for round_ in range(rounds):
-                sample = [ids[(round_ * polls + i) % len(ids)] for i in range(polls)]
-                order = ("raw", "engine") if round_ % 2 == 0 else ("engine", "raw")
-                for side in order:
-                    timer.take()
-                    if side == "raw":
-                        result.raw.append(await _raw_window(http, sample) / polls)
-                        result.raw_gc.append(timer.take() / polls)
-                    else:
-                        result.engine.append(await _engine_window(gated, polls) / polls)
-                        result.engine_gc.append(timer.take() / polls)
+                engine = raw = engine_gc = raw_gc = 0.0
+                # Short windows, alternating (engine first in every other round): a
+                # machine whose speed drifts (a shared one) weighs on both sides alike.
+                sides = ("raw", "engine") if round_ % 2 == 0 else ("engine", "raw")
+                start = round_ * polls
+                for offset in range(0, polls, chunk):
+                    count = min(chunk, polls - offset)
+                    sample = [ids[(start + offset + i) % len(ids)] for i in range(count)]
+                    for side in sides:
+                        timer.take()
+                        if side == "raw":
+                            raw += await _raw_window(http, sample)
+                            raw_gc += timer.take()
+                        else:
+                            engine += await _engine_window(gated, count)
+                            engine_gc += timer.take()
+                    sides = sides[::-1]
+                result.engine.append(engine / polls)
+                result.raw.append(raw / polls)
+                result.engine_gc.append(engine_gc / polls)
+                result.raw_gc.append(raw_gc / polls)
     return result
 
 
 async def cpu_rounds(
-    sizes: Sequence[int], *, rounds: int, polls: int, speed: float
+    sizes: Sequence[int], *, rounds: int, polls: int, chunk: int, speed: float
 ) -> list[CpuSize]:
     """Each size in turn: its fleet submitted once, then `rounds` interleaved windows."""
     timer = _GcTimer()
     gc.callbacks.append(timer)
     try:
-        return [await _size(n, rounds=rounds, polls=polls, speed=speed, timer=timer) for n in sizes]
+        return [
+            await _size(n, rounds=rounds, polls=polls, chunk=chunk, speed=speed, timer=timer)
+            for n in sizes
+        ]
     finally:
         gc.callbacks.remove(timer)
 

@@ -216,7 +216,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--cpu-polls",
         type=int,
         default=3000,
-        help="GETs per window of the CPU scenario: engine polls, and as many raw GETs",
+        help="GETs per round and side of the CPU scenario: engine polls, as many raw GETs",
+    )
+    parser.add_argument(
+        "--cpu-window",
+        type=int,
+        default=250,
+        help="GETs per window of the CPU scenario (a round alternates raw and engine ones)",
     )
     parser.add_argument("--cpu-speed", type=float, default=1500.0)
     parser.add_argument("--overhead-jobs", type=int, default=10_000)
@@ -306,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
                 args.cpu_sizes,
                 rounds=args.cpu_rounds,
                 polls=args.cpu_polls,
+                chunk=args.cpu_window,
                 speed=args.cpu_speed,
             ),
             backend="asyncio",
