@@ -35,6 +35,26 @@ def test_jobs_lists_a_submitted_job_and_status_and_wait_take_its_id(served: str,
     assert [row["job_id"] for row in json.loads(out)] == [job_id]
 
 
+def test_status_by_id_alone_finds_a_job_on_a_served_sandbox(
+    served: str, tmp_path, monkeypatch
+) -> None:
+    """A job on another origin than https on its default port (a served sandbox on
+    loopback) is stored with its whole origin, so `status ID` with no `--provider` asks
+    that server, not https on port 443 of its host."""
+    monkeypatch.setenv("LEARNINGSTUDIO_API_KEY", served.split("://", 1)[1].split("@", 1)[0])
+    store = f"sqlite:///{tmp_path / 'jobs.db'}"
+    code, out, err = run(
+        "generate", "Levers", "--provider", served, "--no-wait", "--json", "--store", store
+    )
+    assert code == 0, err
+    job_id = json.loads(out)["job_id"]
+    code, out, err = run("status", job_id, "--store", store, "--json")
+    assert code == 0, err
+    assert json.loads(out)["job_id"] == job_id
+    token = JobToken.decode(json.loads(out)["token"])
+    assert token.origin == "http://" + served.rsplit("@", 1)[1]
+
+
 def test_an_id_the_store_does_not_know_is_a_usage_error(tmp_path) -> None:
     """`status` with neither a token nor a stored id says so, with the usage exit code."""
     code, _, err = run("status", "no-such-job", "--store", f"sqlite:///{tmp_path / 'j.db'}")

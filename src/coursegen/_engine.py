@@ -154,12 +154,22 @@ class ProviderRuntime:
         """Where the jobs live, as the store records it: the vendor's host, or for an
         in-process sandbox `sandbox:` and the host it stands in for (its jobs end with
         its process: no client of the real vendor may take them up, and a command
-        reading the store can say so without a key)."""
-        return f"{SANDBOX_ENDPOINT}{self.host}" if self.sandbox else self.host
+        reading the store can say so without a key). Any other origin than https on its
+        default port is recorded whole (`http://127.0.0.1:8765`), so a job's token rebuilt
+        from the store finds a served sandbox or a proxy again."""
+        where = self.host
+        if self.scheme != "https" or self.port not in (None, 443):
+            where = JobToken(self.name, "", self.host, self.scheme, self.port).origin
+        return f"{SANDBOX_ENDPOINT}{where}" if self.sandbox else where
 
     @property
     def policy(self) -> PollPolicy:
         return self.adapter.policy
+
+    def token(self, job_id: str) -> str:
+        """The token of this provider's job `job_id`: where it lives, never a secret."""
+        where = JobToken(self.name, job_id, self.host, self.scheme, self.port, self.sandbox)
+        return where.encode()
 
     def to_loop(self, vendor_seconds: float) -> float:
         return vendor_seconds / self.time_scale
@@ -689,7 +699,7 @@ class Engine:
             f"{tracked.snapshot.status.value}); it is no longer followed: resume it with "
             "its token to ask again",
             snapshot=tracked.snapshot,
-            token=JobToken(runtime.name, tracked.job_id, runtime.host).encode(),
+            token=runtime.token(tracked.job_id),
         )
 
     def _overdue(self, tracked: Tracked, now: float) -> bool:
@@ -713,14 +723,7 @@ class Engine:
             "it is still followed, every "
             f"{pause:.0f} s or so, because a wait without a timeout is on it",
             snapshot=tracked.snapshot,
-            token=JobToken(
-                runtime.name,
-                tracked.job_id,
-                runtime.host,
-                scheme=runtime.scheme,
-                port=runtime.port,
-                sandbox=runtime.sandbox,
-            ).encode(),
+            token=runtime.token(tracked.job_id),
         )
         return first
 

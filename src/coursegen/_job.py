@@ -152,15 +152,7 @@ class Job:
     @property
     def token(self) -> str:
         """Resume this job elsewhere with `Client.resume(token)`; it holds no secret."""
-        runtime = self._tracked.runtime
-        return JobToken(
-            runtime.name,
-            self.id,
-            runtime.host,
-            scheme=runtime.scheme,
-            port=runtime.port,
-            sandbox=runtime.sandbox,
-        ).encode()
+        return self._tracked.runtime.token(self.id)
 
     @property
     def following(self) -> bool:

@@ -14,6 +14,7 @@ import enum
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import attrs
@@ -102,9 +103,19 @@ class JobRecord:
         """The token `Client.resume` takes, once the vendor's id is known."""
         if self.job_id is None:
             return None
-        host = self.endpoint.removeprefix(SANDBOX_ENDPOINT)
-        sandbox = host != self.endpoint  # made on an in-process sandbox
-        return JobToken(self.provider, self.job_id, host, sandbox=sandbox).encode()
+        where = self.endpoint.removeprefix(SANDBOX_ENDPOINT)
+        sandbox = where != self.endpoint  # made on an in-process sandbox
+        if "://" not in where:  # https on its default port: the host alone
+            return JobToken(self.provider, self.job_id, where, sandbox=sandbox).encode()
+        origin = urlsplit(where)
+        return JobToken(
+            self.provider,
+            self.job_id,
+            origin.hostname or "",
+            origin.scheme,
+            origin.port,
+            sandbox=sandbox,
+        ).encode()
 
 
 @attrs.frozen
