@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from coursegen._ratelimit import web_share
+from served import stop
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -85,10 +86,7 @@ def served(speed: float, rate_limit: int, keys: int) -> Iterator[dict[str, str]]
             for n in range(keys)
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def base_of(url: str) -> str:

@@ -33,11 +33,18 @@ logger = logging.getLogger("coursegen")
 
 # Our clock and the vendor's never agree exactly. Latency needs no margin (a send is
 # counted from its answer, after the vendor saw it: see `settle`); what remains is the
-# vendor's clock running apart from ours. The margin starts at this share of the window
-# and doubles on each 429 our count did not foresee (`widen`).
+# vendor's clock running apart from ours. The margin starts at this share of the window,
+# until the vendor's `*-Reset` headers have said how far apart the clocks are (`observe`):
+# then it is what they showed, and no more. A 429 our count did not foresee puts it back
+# to at least this share, and doubles it on each further one (`widen`).
 _MIN_MARGIN = 0.001
 # The margin never grows beyond this share of the window.
 _MAX_MARGIN = 0.1
+# Resets compared with our own count before the margin is taken from them alone.
+_SKEW_SAMPLES = 8
+# What remains of the margin when the clocks agree: float rounding, as a share of the
+# window (a send due exactly when the vendor's window ends must not arrive before it).
+_GUARD = 1e-6
 
 
 @attrs.frozen
@@ -84,6 +91,12 @@ class RateBudget:
         self.nominal_window = window  # the vendor's, without our margin
         self.margin = window * _MIN_MARGIN
         self.window = window + self.margin
+        # How much later than our count the vendor's window has been seen to end, at
+        # most (loop seconds; negative: never later), over how many resets compared;
+        # and the least margin 429s have asked for (`widen`).
+        self.skew = -math.inf
+        self.skew_samples = 0
+        self._widened = 0.0
         # Send times inside the current window, oldest first (phantoms included: sends by
         # others on the same key that the vendor told us about).
         self._sent: list[float] = []
@@ -176,17 +189,44 @@ class RateBudget:
         # The vendor counts more than we sent: someone else uses this key. Record their
         # share as phantom sends that leave the window when the vendor says it resets.
         unseen = (self.limit - len(self._sent)) - state.remaining
+        if unseen == 0 and self._sent and state.reset_after is not None and reset_after > 0:
+            self._compare_clocks(state.reset_after, time_scale, now)
         if unseen > 0:
             leaves_at = now + reset_after - self.window
             for _ in range(unseen):
                 bisect.insort(self._sent, leaves_at)
 
+    def _compare_clocks(self, vendor_reset: float, time_scale: float, now: float) -> None:
+        """The vendor counts the sends we count, and says its window frees up in
+        `vendor_reset` of its seconds: compare with when our oldest send leaves our
+        count, and keep the margin to what the difference needs.
+
+        A whole number of seconds may have been rounded up (or down) by up to one: the
+        vendor's window ends at least `reset_after` less that second from now. Over many
+        answers, at every fraction of a second, the largest difference seen comes within
+        a small part of a second of the true one.
+        """
+        rounding = 1.0 if float(vendor_reset).is_integer() else 0.0
+        least = (vendor_reset - rounding) / time_scale
+        ours = self._sent[0] + self.nominal_window - now
+        self.skew = max(self.skew, least - ours)
+        self.skew_samples += 1
+        if self.skew_samples >= _SKEW_SAMPLES:
+            self._set_margin(max(self.skew, 0.0) + self.nominal_window * _GUARD)
+
+    def _set_margin(self, margin: float) -> None:
+        margin = min(max(margin, self._widened), self.nominal_window * _MAX_MARGIN)
+        self.margin = margin
+        self.window = self.nominal_window + margin
+
     def widen(self, margin: float) -> None:
-        """Keep at least `margin` loop seconds of each window free of doubt (up to a cap)."""
-        margin = min(margin, self.nominal_window * _MAX_MARGIN)
+        """Keep at least `margin` loop seconds of each window free of doubt (up to a cap):
+        a 429 our count did not foresee. Never less than the margin the budget started
+        with: the clocks differ by more than the vendor's resets showed."""
+        margin = max(margin, self.nominal_window * _MIN_MARGIN)
+        self._widened = max(self._widened, min(margin, self.nominal_window * _MAX_MARGIN))
         if margin > self.margin:
-            self.margin = margin
-            self.window = self.nominal_window + margin
+            self._set_margin(margin)
 
     def in_window(self, now: float) -> int:
         """Sends counted in the window that ends at `now` (others' sends included)."""
