@@ -130,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 4 small scenarios")
     parser.add_argument("--speed", type=float, default=30.0, help="vendor seconds per second")
     parser.add_argument("--jobs", type=int, default=None, help="jobs per scenario")
+    parser.add_argument("--workers", default=None, help="worker counts, e.g. 1,2 (all: 1,2,4)")
+    parser.add_argument("--keys", default=None, help="key counts, e.g. 1,10 (all: 1,10,100)")
     args = parser.parse_args(argv)
     workers_list, keys_list = ((1, 2), (1, 10)) if args.quick else ((1, 2, 4), (1, 10, 100))
+    if args.workers:
+        workers_list = tuple(int(n) for n in args.workers.split(","))
+    if args.keys:
+        keys_list = tuple(int(n) for n in args.keys.split(","))
     jobs = args.jobs or (100 if args.quick else 300)
     header = (
         f"{'workers':>7} {'keys':>5} {'jobs':>5} {'done':>5} {'up':>6} {'req/job':>8} "

@@ -14,7 +14,7 @@ import pytest
 
 import coursegen
 from coursegen import CourseRequest, JobStatus
-from coursegen._adapter import Operation
+from coursegen._adapter import Operation, RateLimitState
 from coursegen._ratelimit import RateBudget, SharedBudget, web_share
 from coursegen.store import open_store
 
@@ -166,3 +166,22 @@ async def test_a_fleet_web_process_takes_its_polls_from_the_shared_budget(postgr
         assert own is not None
         assert not own.shared
         assert own.limit == limit - web_share(limit)
+
+
+def test_a_web_budget_reads_the_owners_traffic_as_its_own_business():
+    """The vendor's remaining count includes the owner's requests: a web process's budget
+    adds no phantom sends for them (its share is kept out of the owner's already), and
+    only a spent key blocks it, for the reset the vendor gave (in loop seconds)."""
+    budget = SharedBudget(LIMIT, 60.0, store=None, key=SCOPE, in_flight=60.0)
+    budget.observe(RateLimitState(remaining=3, reset_after=30.0, limit=LIMIT), 0.0)
+    assert budget.in_window(0.0) == 0
+    assert budget.available_at(0.0) == 0.0
+    budget.observe(RateLimitState(remaining=0, reset_after=30.0), 0.0, time_scale=10.0)
+    assert budget.available_at(0.0) == 3.0
+    owner = RateBudget(LIMIT, 60.0, reserved=web_share(LIMIT))
+    owner.observe(RateLimitState(remaining=LIMIT - 2, limit=LIMIT), 0.0)
+    assert owner.in_window(0.0) == 0  # two sends by the web processes: within their share
+    owner.observe(RateLimitState(remaining=LIMIT - 5, limit=LIMIT), 0.0)
+    assert owner.in_window(0.0) == 3  # beyond it: counted against the owner, as phantoms
+    owner.observe(RateLimitState(remaining=5, limit=10), 0.0)
+    assert owner.limit == 10 - web_share(LIMIT)  # a lower vendor limit, less the share

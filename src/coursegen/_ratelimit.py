@@ -317,8 +317,10 @@ class SharedBudget(RateBudget):
         """Only a spent key blocks: what others on the key sent is the owner's share,
         already kept out of this one (no phantom sends)."""
         if state.remaining is not None and state.remaining <= 0:
-            reset = self.window if state.reset_after is None else state.reset_after
-            self.block_for(min(max(reset, 0.0), max_reset) / time_scale, now)
+            if state.reset_after is None:
+                self.block_for(self.window, now)
+            else:
+                self.block_for(min(max(state.reset_after, 0.0), max_reset) / time_scale, now)
 
     async def settle_shared(self, sent_at: float) -> None:
         """The answer came: the database's entry counts from now (see `settle`)."""
