@@ -6,22 +6,30 @@ the create budget removed and a job timeout long enough that no job stops being 
 its GET budget (120 a minute) stays, so the engine's budget queue holds nearly every
 tracked job, as it would for a real fleet. Jobs never end during the measurement.
 
-Each round, for each size in turn, measures two windows back to back:
+Each round, for each size in turn, measures `--cpu-polls` GETs on each side, in short
+windows of `--cpu-window` GETs that alternate between the sides (ABBA: the order flips
+from one window to the next and from one round to the next), so that a shared machine
+whose speed drifts weighs on both sides alike:
 
-- raw: `--cpu-raw` plain httpx GETs of running jobs (a fresh `httpx.AsyncClient` per
-  window, cookies and all, through a transport of the same simulator), one after another, while the
-  engine's requests wait at a gate in its transport (its scheduler still runs: its cost
-  is a few microseconds a second, inside the raw figure, against the engine);
-- engine: the gate opens and `--cpu-polls` polls go out; CPU over that window / polls.
+- raw: plain httpx GETs of running jobs, one after another, from one `httpx.AsyncClient`
+  made as a hand-written loop would make it (cookies and all) through the very transport
+  instance the engine's client sends through, to the same simulator. The engine's
+  requests wait at a gate in front of that transport meanwhile; an in-process exchange
+  never waits on the event loop, so none of the engine's tasks runs during a raw window
+  (what its scheduler has to catch up on lands in the next engine window);
+- engine: the gate opens for exactly that many polls and shuts again; the window ends
+  once every poll let through has been answered, read and planned by the engine.
 
-CPU is `time.process_time()` (the simulator's work is in both). Garbage collection is
-timed separately through `gc.callbacks` and reported per poll beside the ratio: a
-collection of a 100,000-job heap lands in whichever window it falls in.
+CPU is `time.process_time()` over a round's windows of one side, divided by their GETs
+(the simulator's work is in both). Garbage collection is timed separately through `gc.callbacks` and
+reported per GET beside the ratio: a collection of a 100,000-job heap lands in whichever
+window it falls in, so the ratio without GC is the steadier figure of the two.
 """
 
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,7 +43,7 @@ from coursegen_learningstudio import LearningStudio
 
 from ._contenders import subject
 from ._measure import in_process
-from ._overhead import client_for, raw_cpu
+from ._overhead import client_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,26 +69,53 @@ class _Measured(LearningStudio):
 
 
 class _GatedTransport(httpx.AsyncBaseTransport):
-    """The engine's transport: counts its polls, and holds them while the gate is shut."""
+    """The engine's transport: counts its polls, and holds them while the gate is shut.
+
+    Open when made (the creates, and the polls sent meanwhile, go through); `shut()`
+    holds every later GET until `let_through(n)` lets exactly `n` more through and shuts
+    the gate behind them. `drained` is set once each of those has been answered.
+    """
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
+        self.inner = inner
         self.polls = 0
+        self.until: float = math.inf
         self.open = anyio.Event()
-        # Set when `polls` reaches `until`: the end of an engine window.
-        self.until = 0
+        self.open.set()
         self.reached = anyio.Event()
+        self.drained = anyio.Event()
+        self._inside = 0
+
+    def shut(self) -> None:
+        self.open = anyio.Event()
+
+    def let_through(self, polls: int) -> None:
+        """Open the gate for `polls` more GETs."""
+        self.until = self.polls + polls
+        self.reached = anyio.Event()
+        self.drained = anyio.Event()
+        self.open.set()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self.open.wait()
-        if request.method == "GET":
-            self.polls += 1
-            if self.polls == self.until:
-                self.reached.set()
-        return await self._inner.handle_async_request(request)
+        if request.method != "GET":
+            return await self.inner.handle_async_request(request)
+        while not self.open.is_set():
+            await self.open.wait()
+        self.polls += 1
+        if self.polls >= self.until:
+            self.shut()  # the next ones wait for the next window
+            self.reached.set()
+        self._inside += 1
+        try:
+            # The in-process transport answers with the body already in memory.
+            return await self.inner.handle_async_request(request)
+        finally:
+            self._inside -= 1
+            if self._inside == 0 and self.reached.is_set():
+                self.drained.set()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        await self.inner.aclose()
 
 
 class _GcTimer:
@@ -145,8 +180,28 @@ async def _submit_all(client: Client, jobs: int) -> list[str]:
     return ids
 
 
+async def _raw_window(http: httpx.AsyncClient, ids: Sequence[str]) -> float:
+    """Process CPU seconds of one plain GET of each job in `ids`, one after another."""
+    before = time.process_time()
+    for job_id in ids:
+        response = await http.get(f"/api/v1/courses/jobs/{job_id}")
+        response.raise_for_status()
+    return time.process_time() - before
+
+
+async def _engine_window(gated: _GatedTransport, polls: int) -> float:
+    """Process CPU seconds of the engine sending `polls` polls and reading every answer."""
+    before = time.process_time()
+    gated.let_through(polls)
+    await gated.reached.wait()
+    await gated.drained.wait()
+    # Every answer let through is read, its job planned, before the window ends.
+    await anyio.wait_all_tasks_blocked()
+    return time.process_time() - before
+
+
 async def _size(
-    jobs: int, *, rounds: int, polls: int, raw_samples: int, speed: float, timer: _GcTimer
+    jobs: int, *, rounds: int, polls: int, chunk: int, speed: float, timer: _GcTimer
 ) -> CpuSize:
     result = CpuSize(jobs=jobs)
     options: dict[str, Any] = {
@@ -157,44 +212,60 @@ async def _size(
     }
     with in_process("learningstudio", **options) as target:
         gated = _GatedTransport(target.transport())
-        gated.open.set()  # the creates go through
-        async with client_for(
-            target,
-            gated,
-            _Measured,
-            # Polls held at the shut gate must not time out meanwhile (at this speed
-            # a raw window lasts minutes of vendor time).
-            retry=RetryPolicy(attempt_timeout=1e9),
-        ) as client:
+        async with (
+            client_for(
+                target,
+                gated,
+                _Measured,
+                # Polls held at the shut gate must not time out meanwhile (at this speed
+                # a raw window lasts minutes of vendor time).
+                retry=RetryPolicy(attempt_timeout=1e9, deadline=1e12),
+            ) as client,
+            httpx.AsyncClient(
+                base_url=target.base_url,
+                transport=gated.inner,  # the engine's own transport instance
+                headers={"Authorization": f"Bearer {target.key}"},
+            ) as http,
+        ):
             ids = await _submit_all(client, jobs)
-            await raw_cpu(target, ids[:20])  # first use of httpx's code paths: warm-up
+            gated.shut()  # from now on, polls go out in their windows only
+            # First use of both sides' code paths, unmeasured.
+            await _raw_window(http, ids[:50])
+            await _engine_window(gated, 50)
             for round_ in range(rounds):
-                gated.open = anyio.Event()  # shut: the engine's requests wait
-                sample = [ids[(round_ * raw_samples + i) % len(ids)] for i in range(raw_samples)]
-                timer.take()
-                result.raw.append(await raw_cpu(target, sample))
-                result.raw_gc.append(timer.take() / raw_samples)
-                before_polls, before = gated.polls, time.process_time()
-                gated.until, gated.reached = before_polls + polls, anyio.Event()
-                gated.open.set()
-                await gated.reached.wait()
-                sent = gated.polls - before_polls
-                result.engine.append((time.process_time() - before) / sent)
-                result.engine_gc.append(timer.take() / sent)
+                engine = raw = engine_gc = raw_gc = 0.0
+                # Short windows, alternating (engine first in every other round): a
+                # machine whose speed drifts (a shared one) weighs on both sides alike.
+                sides = ("raw", "engine") if round_ % 2 == 0 else ("engine", "raw")
+                start = round_ * polls
+                for offset in range(0, polls, chunk):
+                    count = min(chunk, polls - offset)
+                    sample = [ids[(start + offset + i) % len(ids)] for i in range(count)]
+                    for side in sides:
+                        timer.take()
+                        if side == "raw":
+                            raw += await _raw_window(http, sample)
+                            raw_gc += timer.take()
+                        else:
+                            engine += await _engine_window(gated, count)
+                            engine_gc += timer.take()
+                    sides = sides[::-1]
+                result.engine.append(engine / polls)
+                result.raw.append(raw / polls)
+                result.engine_gc.append(engine_gc / polls)
+                result.raw_gc.append(raw_gc / polls)
     return result
 
 
 async def cpu_rounds(
-    sizes: Sequence[int], *, rounds: int, polls: int, raw_samples: int, speed: float
+    sizes: Sequence[int], *, rounds: int, polls: int, chunk: int, speed: float
 ) -> list[CpuSize]:
     """Each size in turn: its fleet submitted once, then `rounds` interleaved windows."""
     timer = _GcTimer()
     gc.callbacks.append(timer)
     try:
         return [
-            await _size(
-                n, rounds=rounds, polls=polls, raw_samples=raw_samples, speed=speed, timer=timer
-            )
+            await _size(n, rounds=rounds, polls=polls, chunk=chunk, speed=speed, timer=timer)
             for n in sizes
         ]
     finally:

@@ -59,6 +59,12 @@ OUT = ROOT / "benchmarks" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-fleet.svg"
 VENDOR = "learningstudio"
+SCENARIOS = ("virtual", "served", "cpu", "overhead", "mixed")
+
+
+def _sizes(text: str) -> list[int]:
+    """`10000` or `1000,10000,100000`: fleet sizes."""
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def _virtual(contender: str, jobs: int) -> Run:
@@ -197,14 +203,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cpu-sizes",
-        type=int,
+        "--jobs",
+        type=_sizes,
         nargs="+",
-        default=[1000, 10_000, 100_000],
-        help="tracked jobs of the CPU-per-poll scenario",
+        default=[[1000, 10_000, 100_000]],
+        help="tracked jobs of the CPU-per-poll scenario (`1000 10000` or `1000,10000`)",
     )
-    parser.add_argument("--cpu-rounds", type=int, default=5, help="interleaved rounds per size")
-    parser.add_argument("--cpu-polls", type=int, default=3000, help="engine polls per round")
-    parser.add_argument("--cpu-raw", type=int, default=500, help="raw httpx GETs per round")
+    parser.add_argument(
+        "--cpu-rounds", "--rounds", type=int, default=5, help="interleaved rounds per size"
+    )
+    parser.add_argument(
+        "--cpu-polls",
+        type=int,
+        default=3000,
+        help="GETs per round and side of the CPU scenario: engine polls, as many raw GETs",
+    )
+    parser.add_argument(
+        "--cpu-window",
+        type=int,
+        default=250,
+        help="GETs per window of the CPU scenario (a round alternates raw and engine ones)",
+    )
     parser.add_argument("--cpu-speed", type=float, default=1500.0)
     parser.add_argument("--overhead-jobs", type=int, default=10_000)
     parser.add_argument("--overhead-speed", type=float, default=500.0)
@@ -220,7 +239,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--skip",
         nargs="*",
         default=[],
-        choices=["virtual", "served", "cpu", "overhead", "mixed"],
+        choices=SCENARIOS,
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SCENARIOS,
+        help="run these scenarios and skip the others (`--only cpu --jobs 1000,10000`)",
     )
     parser.add_argument(
         "--trace-served",
@@ -233,6 +258,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"write {DOCS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}",
     )
     args = parser.parse_args(argv)
+    args.cpu_sizes = [size for group in args.cpu_sizes for size in group]
+    if args.only:
+        args.skip = [name for name in SCENARIOS if name not in args.only]
     if args.quick:
         args.sizes = args.served_sizes = [30, 100]
         args.overhead_jobs = 1000
@@ -284,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
                 args.cpu_sizes,
                 rounds=args.cpu_rounds,
                 polls=args.cpu_polls,
-                raw_samples=args.cpu_raw,
+                chunk=args.cpu_window,
                 speed=args.cpu_speed,
             ),
             backend="asyncio",

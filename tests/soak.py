@@ -6,7 +6,8 @@ unreadable bodies, 1% stalls), on virtual time. Every job is submitted at once a
 awaited to its end; what became of each is counted, and so is what the vendor holds:
 
 - results, and typed errors by class (a create whose answer was lost is
-  `SubmitOutcomeUnknown`: the user was told);
+  `SubmitOutcomeUnknown`: the user was told; a PDF job whose generation create's answer
+  was lost ends `JobFailed:submit_outcome_unknown`);
 - untyped: anything else that escaped (must be 0);
 - hangs: jobs not settled within `HANG_AFTER` vendor seconds (must be 0);
 - orphans: vendor jobs nobody holds a handle for (a create processed, its answer lost;
@@ -63,6 +64,10 @@ SANDBOXES: dict[str, Callable[..., Sandbox]] = {
     # two minutes each would queue for hours.
     "edumate": partial(EduMateSandbox, workers=8),
 }
+PDF_EVERY = 4
+"""Every fourth EduMate job is made from a PDF (two vendor jobs, the second created by
+the engine from a poll: its create's answer can be lost too)."""
+PDF = b"%PDF-1.7\n" + b"soak " * 400 + b"\n%%EOF\n"
 HANG_AFTER = 4 * 3600.0
 """Vendor seconds a job may take to settle before it counts as hung (jobs take minutes)."""
 
@@ -108,9 +113,19 @@ class Report:
 
 def _request(provider: str, sandbox: Sandbox, number: int) -> coursegen.Request:
     subject = f"Soak {provider} {number}"
+    if provider == "edumate" and number % PDF_EVERY == PDF_EVERY - 1:
+        # A PDF job: chunking, then a generation job whose create goes out from a poll.
+        return AssessmentRequest(topic=subject, source=PDF, source_name=f"soak-{number}.pdf")
     if provider == "edumate":
         return AssessmentRequest(topic=subject, collection=sandbox.demo_collection)
     return CourseRequest(subject=subject)
+
+
+def _outcome(exc: coursegen.CourseGenError) -> str:
+    """An error's class; a failed job's with its code (`JobFailed:submit_outcome_unknown`)."""
+    if isinstance(exc, coursegen.JobFailed) and exc.snapshot is not None and exc.snapshot.error:
+        return f"JobFailed:{exc.snapshot.error.code}"
+    return type(exc).__name__
 
 
 def _vendor_jobs(provider: str, sandbox: Any) -> dict[str, str]:
@@ -132,6 +147,7 @@ async def soak_provider(provider: str, jobs: int, *, seed: int = 0) -> Report:
 
         async def one(number: int) -> None:
             outcome = "hang"
+            job: coursegen.Job | None = None
             try:
                 with anyio.move_on_after(HANG_AFTER):
                     job = await client.submit(_request(provider, sandbox, number))
@@ -139,9 +155,11 @@ async def soak_provider(provider: str, jobs: int, *, seed: int = 0) -> Report:
                     await job.result(timeout=None)
                     outcome = "result"
             except coursegen.CourseGenError as exc:
-                outcome = type(exc).__name__
+                outcome = _outcome(exc)
             except Exception as exc:  # noqa: BLE001 - counting what escapes is the point
                 outcome = f"untyped:{type(exc).__name__}"
+            if job is not None:
+                held.add(job.id)  # a PDF job's id is its generation job's once that began
             report.outcomes[outcome] += 1
 
         async with anyio.create_task_group() as tg:

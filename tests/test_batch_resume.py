@@ -18,7 +18,7 @@ import coursegen
 from coursegen.batch import FleetDisplay, read_batch, run_batch
 from coursegen.sandbox import Sandbox
 from coursegen_learningstudio.sandbox import DEMO_KEY, Account, LearningStudioSandbox
-from served import serve_learningstudio, vendor_log
+from served import serve_learningstudio, stop, vendor_log
 
 CREATE_PATH = "/api/v1/courses"
 
@@ -201,10 +201,7 @@ def _interrupt_and_rerun(
         summary = json.loads(rerun.stdout.splitlines()[-1])
         made = _made(target)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stop(server)
     records = [json.loads(line) for line in out.read_text().splitlines()]
     return first_status, rerun.returncode, summary, made, records
 

@@ -123,3 +123,21 @@ def test_a_language_that_is_not_a_locale_is_refused_before_any_request(language:
 def test_locales_in_bcp47_shape_are_accepted(language: str) -> None:
     """Language, script, region and numeric region subtags are all accepted."""
     assert CourseRequest(subject="Knots", language=language).language == language
+
+
+def test_stamp_copies_every_field_but_the_observation_time() -> None:
+    """`stamp` (made without `attrs.evolve`, for speed) keeps every field of the snapshot,
+    whatever fields Snapshot gains, and sets only `observed_at`."""
+    import attrs  # noqa: PLC0415 - only this test needs it
+
+    from coursegen._engine import stamp  # noqa: PLC0415 - as above
+
+    values = {
+        field.name: f"value of {field.name}"
+        for field in attrs.fields(Snapshot)
+        if field.name != "observed_at"
+    }
+    snapshot = Snapshot(**values)  # type: ignore[arg-type]  # any value: only copied
+    stamped = stamp(snapshot)
+    assert stamped.observed_at is not None
+    assert {name: getattr(stamped, name) for name in values} == values

@@ -425,3 +425,47 @@ def test_provider_error_classifies_by_code_then_status_and_keeps_the_body() -> N
     )
     assert isinstance(told, RateLimited)
     assert told.retry_after == 3.0  # the vendor's own Retry-After wins
+
+
+def test_parse_rate_limit_from_response_headers_and_repeated():
+    """A response's own httpx.Headers are read as they are, whatever the names' case, and
+    the same values read twice give the same state (parsed once, shared: it is frozen)."""
+    response = httpx.Response(
+        200,
+        headers=[
+            ("ratelimit-limit", "120"),
+            ("RATELIMIT-REMAINING", "7"),
+            ("RateLimit-Reset", "3"),
+        ],
+    )
+    first = parse_rate_limit_headers(response.headers)
+    assert first == RateLimitState(remaining=7, reset_after=3.0, limit=120)
+    assert parse_rate_limit_headers(response.headers) is first
+    assert parse_rate_limit_headers({"RateLimit-Remaining": "6"}) == RateLimitState(remaining=6)
+
+
+@pytest.mark.parametrize(
+    "base", ["https://vendor.example", "https://gw.example/vendor/", "http://127.0.0.1:8080/x"]
+)
+@pytest.mark.parametrize(
+    "segments",
+    [
+        ("api", "v1", "jobs", "job%2F1"),
+        ("jobs?page=2",),
+        ("a b", "ü"),
+        ("",),
+        ("../up",),
+        ("/absolute",),
+        ("a//b",),
+        ("https:", "elsewhere.example"),
+    ],
+)
+def test_vendor_api_url_is_the_root_joined(base: str, segments: tuple[str, ...]) -> None:
+    """`VendorAPI.url` (built from the root's text, for speed) is exactly the URL that
+    joining the path to the API's root gives, including the paths that are not plain."""
+    from coursegen.wire import VendorAPI  # noqa: PLC0415 - only these cases need it
+
+    api = VendorAPI("toy", "Toy", base, prefix="/v1")
+    root = api.url("")
+    assert str(root).endswith("/v1/")
+    assert str(api.url(*segments)) == str(root.join("/".join(segments)))

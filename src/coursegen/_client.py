@@ -141,6 +141,9 @@ class Client:
             FleetWatcher(self._durable.store) if fleet and self._durable is not None else None
         )
         self._recover = recover and not fleet
+        # Set by a fleet's worker on the clients it owns scopes with: they keep the web
+        # processes' share of every rate limit free (see `RateBudgets`).
+        self._fleet_owner = False
         self._engine = Engine(
             rng=self._rng,
             max_in_flight=max_in_flight,
@@ -199,7 +202,7 @@ class Client:
             sender = Sender(
                 http,
                 self._adapter,
-                RateBudgets(endpoint),
+                self._budgets(endpoint),
                 pinned_host=host,
                 retry=self._retry,
                 time_scale=self._settings.time_scale,
@@ -238,6 +241,18 @@ class Client:
             raise
         self._stack = stack
         return self
+
+    def _budgets(self, endpoint: str) -> RateBudgets:
+        """This client's rate budgets: its own; a fleet owner's, keeping the web share
+        free; a fleet web process's, that share, taken in the fleet's database."""
+        store = self._durable.store if self._durable is not None else None
+        if self._fleet is not None and getattr(store, "postgres", False):
+            key = scope_key(self.provider, self._settings.base_url.host, self._adapter.rate_scope)
+            return RateBudgets(
+                endpoint,
+                shared=(store, key, self._retry.attempt_timeout),  # type: ignore[arg-type]
+            )
+        return RateBudgets(endpoint, reserve=self._fleet_owner)
 
     async def __aexit__(
         self,

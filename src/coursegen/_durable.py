@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from contextlib import AsyncExitStack
 
+    import httpx
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -76,6 +77,10 @@ class Durability:
         self.unknown = 0  # creates whose outcome this client found unknown on recovery
         # Store ids this client's recovery took up: a fleet owner sends every other intent.
         self.taken: set[str] = set()
+        # Creates between their claim (SENDING) and their outcome: a fleet's handover
+        # waits for none to be left (`quiet`), woken by the last one, not by polling.
+        self.sending = 0
+        self._quiet: anyio.Event | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -179,6 +184,45 @@ class Durability:
             raise StoreError(
                 f"create {record_id} was taken by another client of this store: it sends it"
             )
+        self.began_sending()
+        try:
+            return await self._on_the_wire(
+                runtime,
+                engine,
+                http_request,
+                record_id=record_id,
+                sent_at=sent_at,
+                idempotent=idempotent,
+                awaits_webhook=awaits_webhook,
+            )
+        finally:
+            self.ended_sending()
+
+    def began_sending(self) -> None:
+        """A claimed create is going on the wire."""
+        self.sending += 1
+
+    def ended_sending(self) -> None:
+        """A create's outcome is recorded (or it failed): wake `quiet` if it was the last."""
+        self.sending -= 1
+        if not self.sending and self._quiet is not None:
+            self._quiet.set()
+            self._quiet = None
+
+    async def _on_the_wire(
+        self,
+        runtime: ProviderRuntime,
+        engine: Engine,
+        http_request: httpx.Request,
+        *,
+        record_id: str,
+        sent_at: float | None,
+        idempotent: bool,
+        awaits_webhook: bool,
+    ) -> Tracked:
+        """The claimed create on the wire, and its outcome recorded."""
+        store = self.store
+        adapter = runtime.adapter
         try:
             snapshot = await runtime.sender.send(
                 Operation.SUBMIT,
@@ -202,6 +246,13 @@ class Durability:
             tracked = engine.track(runtime, snapshot, submitted=True, awaits_webhook=awaits_webhook)
             self.remember(tracked, record_id)
         return tracked
+
+    async def quiet(self) -> None:
+        """Return once no create of this client is between its claim and its outcome."""
+        while self.sending:
+            if self._quiet is None:
+                self._quiet = anyio.Event()
+            await self._quiet.wait()
 
     # -- recovery -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ This is the only place coursegen talks to the network. The policy, in order:
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -51,6 +52,7 @@ from ._redact import Redactor
 
 if TYPE_CHECKING:
     import random
+    import ssl
     from collections.abc import Callable, Mapping
 
     from ._adapter import Adapter
@@ -83,14 +85,26 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: making one loads the CA
+    bundle (a tenth of a second or more), and every client makes two pools."""
+    return httpx.create_ssl_context()
+
+
 class NoCookiesClient(httpx.AsyncClient):
     """The `httpx.AsyncClient` a client makes for itself when none is given: no cookies.
 
     A cookie a vendor set would also be sent back by every later request of the pool,
     to every job's poll, which no vendor documents: keys are the only credential.
+    Its TLS context is the process's one (`_ssl_context`), unless `verify` is given.
     """
 
     _no_cookies = _NoCookies()
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("verify", _ssl_context())
+        super().__init__(**kwargs)
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -247,20 +261,43 @@ class Sender:
         budget = self.budget(operation)
         if budget is not None and reserved_at is None:
             reserved_at = await budget.acquire()
+        elif budget is not None and budget.shared and reserved_at is not None:
+            await budget.admit(reserved_at)  # the engine took the local place only
         failures: list[CourseGenError] = []
         in_air = _InAir()
+        safe_to_repeat = operation is not Operation.SUBMIT or idempotent
         # Not scaled by `time_scale`: a stalled network is as slow next to a sped-up
         # sandbox as next to the vendor (a loaded machine must not trip them).
-        with anyio.move_on_after(self.retry.deadline) as scope:
+        deadline = anyio.current_time() + self.retry.deadline
+        failed: _Retry | None = None
+        if self.retry.attempt_timeout < self.retry.deadline:
+            # The first attempt ends within `attempt_timeout`, so before the deadline:
+            # it needs no deadline scope (most requests need no second attempt, and a
+            # cancel scope is a good share of what a poll costs beyond its exchange).
+            outcome = await self._try(
+                operation,
+                request,
+                read,
+                budget,
+                attempt=1,
+                sent_at=reserved_at,
+                safe_to_repeat=safe_to_repeat,
+                in_air=in_air,
+            )
+            if not isinstance(outcome, _Retry):
+                return outcome
+            failed = outcome
+        with anyio.CancelScope(deadline=deadline) as scope:
             return await self._attempts(
                 operation,
                 request,
                 read,
                 budget,
                 reserved_at=reserved_at,
-                safe_to_repeat=operation is not Operation.SUBMIT or idempotent,
+                safe_to_repeat=safe_to_repeat,
                 failures=failures,
                 in_air=in_air,
+                failed=failed,
             )
         if scope.cancelled_caught:
             raise self._deadline_passed(request, failures, unknown=in_air.unsafe)
@@ -277,26 +314,23 @@ class Sender:
         safe_to_repeat: bool,
         failures: list[CourseGenError],
         in_air: _InAir,
+        failed: _Retry | None,
     ) -> T:
+        """Every attempt of the request; `failed` is how the first went, if it went."""
         server_errors = 0
+        outcome: T | _Retry | None = failed
         for attempt in range(1, self.retry.attempts + 1):
-            sent_at = reserved_at if attempt == 1 else None
-            if budget is not None and sent_at is None:
-                sent_at = await budget.acquire(retry=True)
-            in_air.unsafe = not safe_to_repeat
-            try:
-                outcome = await self._attempt(
+            if outcome is None:
+                outcome = await self._try(
                     operation,
                     request,
                     read,
                     budget,
                     attempt=attempt,
+                    sent_at=reserved_at if attempt == 1 else None,
                     safe_to_repeat=safe_to_repeat,
+                    in_air=in_air,
                 )
-            finally:
-                in_air.unsafe = False
-                if budget is not None and sent_at is not None:
-                    budget.settle(sent_at, anyio.current_time())
             if not isinstance(outcome, _Retry):
                 return outcome
             failures.append(outcome.failure)
@@ -317,7 +351,40 @@ class Sender:
                 delay,
             )
             await anyio.sleep(delay)
+            outcome = None
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _try(
+        self,
+        operation: Operation,
+        request: httpx.Request,
+        read: Callable[[httpx.Response], T],
+        budget: RateBudget | None,
+        *,
+        attempt: int,
+        sent_at: float | None,
+        safe_to_repeat: bool,
+        in_air: _InAir,
+    ) -> T | _Retry:
+        """One attempt, its place in the budget taken (`sent_at`, else now) and settled."""
+        if budget is not None and sent_at is None:
+            sent_at = await budget.acquire(retry=True)
+        in_air.unsafe = not safe_to_repeat
+        try:
+            return await self._attempt(
+                operation,
+                request,
+                read,
+                budget,
+                attempt=attempt,
+                safe_to_repeat=safe_to_repeat,
+            )
+        finally:
+            in_air.unsafe = False
+            if budget is not None and sent_at is not None:
+                budget.settle(sent_at, anyio.current_time())
+                if budget.shared:
+                    await budget.settle_shared(sent_at)
 
     def _deadline_passed(
         self,
@@ -430,13 +497,18 @@ class Sender:
         self, request: httpx.Request, progress: _Progress, *, safe_to_repeat: bool
     ) -> httpx.Response:
         http = self.http if safe_to_repeat or self.fresh is None else self.fresh
-        request.extensions = {**request.extensions, "trace": progress.trace}
-        with anyio.move_on_after(self.retry.attempt_timeout) as scope:  # unscaled, as above
-            response = await http.send(request, stream=True)
-            try:
-                received = await _read_raw(response, self.adapter.name)
-            finally:
-                await response.aclose()
+        extensions = request.extensions
+        request.extensions = {**extensions, "trace": progress.trace}
+        try:
+            with anyio.move_on_after(self.retry.attempt_timeout) as scope:  # unscaled, as above
+                response = await http.send(request, stream=True)
+                try:
+                    received = await _read_raw(response, self.adapter.name)
+                finally:
+                    await response.aclose()
+        finally:
+            # A request kept for the job's next poll keeps nothing of this attempt.
+            request.extensions = extensions
         if scope.cancelled_caught:
             raise _Stalled(f"no answer within {self.retry.attempt_timeout:g} s")
         logger.debug(
@@ -456,8 +528,10 @@ class Sender:
             # Built in memory and read when it was made (a mock): its content is final.
             content = response.content
             headers = response.headers
+        elif (encoding := response.headers.get("Content-Encoding")) is None:
+            content = received  # the common case: nothing to decode, no header to drop
+            headers = response.headers
         else:
-            encoding = response.headers.get("Content-Encoding")
             try:
                 content = _decode(received, encoding)
             except _Undecodable as exc:
@@ -486,7 +560,10 @@ class Sender:
             extensions=response.extensions,
         )
         try:
-            decoded.text  # noqa: B018 - decoded once here, so that reading it never raises
+            # Without a charset the text is UTF-8 with replacements, and cannot fail:
+            # only a declared charset is tried here (the text is decoded on demand).
+            if "charset" in decoded.headers.get("Content-Type", "").lower():
+                decoded.text  # noqa: B018 - decoded once here, so that reading it never raises
         except (UnicodeError, LookupError):
             # The declared charset cannot decode the body (UTF-16 without a BOM): the
             # text is read as UTF-8 with replacements, like a body that declares none.
@@ -504,6 +581,13 @@ class Sender:
 
     def _masked_headers(self, headers: httpx.Headers) -> httpx.Headers:
         if not self.redactor:
+            return headers
+        if headers.encoding in ("ascii", "utf-8"):
+            # The secrets' UTF-8 bytes are found in the raw values without decoding them.
+            found = any(self.redactor.contains_bytes(value) for _, value in headers.raw)
+        else:
+            found = any(self.redactor.contains(value) for value in headers.values())
+        if not found:
             return headers
         return httpx.Headers(
             [(name, self.redactor.text(value)) for name, value in headers.multi_items()]

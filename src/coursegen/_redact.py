@@ -16,6 +16,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    import builtins
     from collections.abc import Iterable
 
     from ._settings import Secret
@@ -68,6 +69,9 @@ class Redactor:
 
     def contains(self, value: str) -> bool:
         return any(secret in value for secret in self.texts)
+
+    def contains_bytes(self, value: builtins.bytes) -> bool:
+        return any(secret in value for secret in self._bytes)
 
 
 class LogRedaction(logging.Filter):

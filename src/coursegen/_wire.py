@@ -18,6 +18,7 @@ canned response gets the same answer on any day.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import math
 import re
@@ -83,8 +84,15 @@ def read_json(response: httpx.Response, *, provider: str) -> Any:
     kept out of the message: it is in `raw` for whoever wants it, and an error page may
     echo request headers.
     """
+    body = response.content
+    if not _too_deep(body):
+        try:
+            # The common case, with no text decoded: the body's text is for errors only.
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            pass  # told below, with the body's text
     return _loads(
-        response.content,
+        body,
         provider=provider,
         raw=response.text,
         status_code=response.status_code,
@@ -180,6 +188,23 @@ def structure(
     The message names every field that was wrong, by its path in the JSON
     (`required field missing @ $.course.id`); `raw` carries the body text.
     """
+    return structure_lazily(
+        converter, data, cls, provider=provider, raw=lambda: raw, status_code=status_code
+    )
+
+
+def structure_lazily(
+    converter: cattrs.Converter,
+    data: Any,
+    cls: type[T],
+    *,
+    provider: str,
+    raw: Callable[[], str],
+    status_code: int | None = None,
+) -> T:
+    """`structure`, the body's text asked of `raw` only when the data does not fit (a
+    response's text is decoded on demand: reading every answer's text would cost more
+    than structuring it)."""
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -189,7 +214,7 @@ def structure(
         raise MalformedResponse(
             f"unexpected shape for {getattr(cls, '__name__', cls)}: {problems}",
             provider=provider,
-            raw=raw,
+            raw=raw(),
             status_code=status_code,
         ) from exc
 
@@ -349,15 +374,36 @@ def parse_rate_limit_headers(
     without a `Date` the reset is None. Unreadable values count as absent; None when
     the response carries none of the three.
     """
-    fields = httpx.Headers(headers)
-    limit = _leading_int(fields.get(f"{prefix}Limit"))
-    remaining = _leading_int(fields.get(f"{prefix}Remaining"))
-    reset_value = _leading_number(fields.get(f"{prefix}Reset"))
+    # A response's headers are read as they are (no copy); a plain mapping is made one.
+    fields = headers if isinstance(headers, httpx.Headers) else httpx.Headers(headers)
+    return _rate_limit_state(
+        fields.get(f"{prefix}Limit"),
+        fields.get(f"{prefix}Remaining"),
+        fields.get(f"{prefix}Reset"),
+        fields.get("Date") if reset == "absolute" else None,
+        absolute=reset == "absolute",
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _rate_limit_state(
+    limit_text: str | None,
+    remaining_text: str | None,
+    reset_text: str | None,
+    date_text: str | None,
+    *,
+    absolute: bool,
+) -> RateLimitState | None:
+    """The state the header values say, parsed once per distinct values: a budget's
+    headers repeat from one answer to the next (the state is immutable, so shared)."""
+    limit = _leading_int(limit_text)
+    remaining = _leading_int(remaining_text)
+    reset_value = _leading_number(reset_text)
     if limit is None and remaining is None and reset_value is None:
         return None
     reset_after: float | None = reset_value
-    if reset_value is not None and reset == "absolute":
-        sent = _http_date(fields.get("Date"))
+    if reset_value is not None and absolute:
+        sent = _http_date(date_text)
         reset_after = None if sent is None else max(0.0, reset_value - sent.timestamp())
     return RateLimitState(remaining=remaining, reset_after=reset_after, limit=limit)
 

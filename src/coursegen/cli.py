@@ -33,6 +33,7 @@ from ._errors import (
     ConfigurationError,
     CourseGenError,
     ProviderError,
+    StoreError,
     UnsupportedFeature,
 )
 from ._features import UnsupportedFeatureWarning
@@ -629,8 +630,11 @@ async def _ended_in_a_sandbox(args: argparse.Namespace, token: JobToken) -> Snap
     can be shown from the store, never followed (its sandbox ended with its command)."""
     if not token.sandbox or args.provider:
         return None
-    async with open_store(_store_url(args)) as store:
-        record = await store.find(token.provider, SANDBOX_ENDPOINT + token.host, token.job_id)
+    try:
+        async with open_store(_store_url(args)) as store:
+            record = await store.find(token.provider, SANDBOX_ENDPOINT + token.host, token.job_id)
+    except StoreError:
+        return None  # no store to read: say the job cannot be followed, as without one
     snapshot = record.snapshot if record is not None else None
     return snapshot if snapshot is not None and snapshot.status.is_terminal else None
 

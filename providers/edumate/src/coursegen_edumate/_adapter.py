@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import attrs
 
 from coursegen import (
-    Assessment,
     AssessmentRequest,
     Capabilities,
     JobErrorInfo,
@@ -50,16 +49,25 @@ from coursegen import (
 from coursegen.wire import VendorAPI, query_params, request_of
 
 from ._blooms import blooms_or_problem
-from ._stages import CHUNKING_PREFIX, PLAN_KEY, Plan, decode_plan, encode_plan, plan_of
+from ._stages import (
+    CHUNKING_PREFIX,
+    EMPTY_DOCUMENT,
+    NOTHING_STORED,
+    PLAN_KEY,
+    Plan,
+    decode_plan,
+    encode_plan,
+    origin_problems,
+    plan_of,
+)
 from ._wire import (
     CONVERTER,
+    STATUSES,
     ChunkResult,
     CreateAnswer,
     StatusAnswer,
     error_message,
     job_error,
-    nothing_generated,
-    read_assessment,
 )
 
 if TYPE_CHECKING:
@@ -72,38 +80,11 @@ PROVIDER: Final = "edumate"
 RESULT_TTL: Final = 500.0
 """Seconds the server keeps a finished job's result (RQ's default result TTL)."""
 
-_STATUSES: Final[Mapping[str, JobStatus]] = MappingProxyType(
-    {
-        # RQ's job statuses. Any other word (rq 3.0's `rate_limited` and
-        # `ready_to_enqueue`, or tomorrow's) reads as RUNNING: the job is not over.
-        "created": JobStatus.PENDING,
-        "queued": JobStatus.PENDING,
-        "deferred": JobStatus.PENDING,
-        "scheduled": JobStatus.PENDING,
-        "started": JobStatus.RUNNING,
-        "finished": JobStatus.SUCCEEDED,
-        "failed": JobStatus.FAILED,
-        "stopped": JobStatus.CANCELLED,
-        "canceled": JobStatus.CANCELLED,
-    }
-)
 _CHUNKED: Final = frozenset({"chunked", "finished"})
 """The words that end a chunking job well: `chunked`, or RQ's own `finished`."""
 
 _REFUSED_PREFIX: Final = "refused:"
 _DEFAULT_SOURCE_NAME: Final = "document.pdf"
-_NO_ORIGIN: Final = (
-    "EduMate generates from a collection (collection=...) or from a source document "
-    "(source=...): give one"
-)
-_EMPTY_DOCUMENT: Final = (
-    "EduMate chunked the document {source}into 0 chunks: it holds no text EduMate can "
-    "read (is it a PDF with a text layer?), so there is nothing to generate from"
-)
-_NOTHING_STORED: Final = (
-    "EduMate processed the document but stored nothing from it (its result is null), "
-    "so there is no collection to generate from"
-)
 
 
 @attrs.frozen
@@ -177,12 +158,12 @@ class EduMate:
         blooms = blooms_or_problem(request.bloom_mix, problems)
         params, refused = query_params(request.extra, vendor="EduMate")
         problems.extend(refused)
-        problems.extend(_origin_problems(request))
+        problems.extend(origin_problems(request))
         self._api.refuse(problems)
         if request.collection is not None:
             return self._chat(request.topic, request.collection, blooms, params)
         source = request.source
-        if not isinstance(source, bytes):  # pragma: no cover - `_origin_problems` refused it
+        if not isinstance(source, bytes):  # pragma: no cover - `origin_problems` refused it
             raise self._api.invalid("source must be bytes")
         plan = Plan(query=request.topic, blooms=blooms, params=params)
         name = (request.source_name or "").strip() or _DEFAULT_SOURCE_NAME
@@ -229,7 +210,16 @@ class EduMate:
             )
         if plan is not None:
             return self._chunking_snapshot(job_id, plan, answer, data, response)
-        return self._generation_snapshot(job_id, answer, data, response)
+        status, assessment, error = answer.outcome(self._api, response)
+        return Snapshot(
+            job_id=job_id,
+            provider=self.name,
+            status=status,
+            vendor_status=answer.status or "",
+            result=assessment,
+            error=error,
+            raw=data,
+        )
 
     # ------------------------------------------------------------------- stages
 
@@ -321,7 +311,7 @@ class EduMate:
                 attrs.evolve(plan, job=answer.job_id, collection=answer.collection_name)
             )
         word = answer.status
-        status = _STATUSES.get(word or "queued", JobStatus.RUNNING)
+        status = STATUSES.get(word or "queued", JobStatus.RUNNING)
         if status.is_terminal:
             status = JobStatus.PENDING  # only a poll can end a job that was just created
         return Snapshot(
@@ -329,32 +319,6 @@ class EduMate:
             provider=self.name,
             status=status,
             vendor_status=word,
-            raw=data,
-        )
-
-    def _generation_snapshot(
-        self, job_id: str, answer: StatusAnswer, data: Any, response: httpx.Response
-    ) -> Snapshot:
-        word = answer.status or ""
-        status = _STATUSES.get(word, JobStatus.RUNNING)
-        assessment: Assessment | None = None
-        error: JobErrorInfo | None = None
-        if status is JobStatus.SUCCEEDED:
-            assessment = read_assessment(answer.result, self._api, response)
-            if assessment is None:
-                status = JobStatus.FAILED
-                error = nothing_generated(answer.result)
-        elif status is JobStatus.FAILED:
-            error = job_error(answer.error, "EduMate reports the job failed, without an error")
-        elif status is JobStatus.CANCELLED:
-            error = JobErrorInfo(f"the job was {word} on the EduMate server", code=word)
-        return Snapshot(
-            job_id=job_id,
-            provider=self.name,
-            status=status,
-            vendor_status=word,
-            result=assessment,
-            error=error,
             raw=data,
         )
 
@@ -373,7 +337,7 @@ class EduMate:
             status = JobStatus.RUNNING
             if answer.result is None:
                 status = JobStatus.FAILED
-                error = JobErrorInfo(_NOTHING_STORED, code="empty_result")
+                error = JobErrorInfo(NOTHING_STORED, code="empty_result")
             else:
                 chunked = self._api.structure(answer.result, response, CONVERTER, ChunkResult)
                 if not (chunked.collection_name or plan.collection):
@@ -386,10 +350,10 @@ class EduMate:
                     status = JobStatus.FAILED
                     source = f"{chunked.source!r} " if chunked.source else ""
                     error = JobErrorInfo(
-                        _EMPTY_DOCUMENT.format(source=source), code="empty_document"
+                        EMPTY_DOCUMENT.format(source=source), code="empty_document"
                     )
         else:
-            status = _STATUSES.get(word, JobStatus.RUNNING)
+            status = STATUSES.get(word, JobStatus.RUNNING)
             if status is JobStatus.FAILED:
                 error = job_error(answer.error, "EduMate could not chunk the document")
             elif status is JobStatus.CANCELLED:
@@ -430,26 +394,3 @@ class EduMate:
 
 
 # ----------------------------------------------------------------------- translation
-
-
-def _origin_problems(request: AssessmentRequest) -> list[str]:
-    """Why the request's collection or source document cannot be used, if it cannot."""
-    source = request.source
-    if request.collection is not None and source is not None:
-        return ["give a collection or a source document, not both"]
-    if request.collection is None and source is None:
-        return [_NO_ORIGIN]
-    problems = []
-    if request.collection is not None:
-        if not request.collection.strip():
-            problems.append("collection must not be blank")
-        if request.source_name is not None:
-            problems.append("source_name names a source document, and there is none")
-    elif not isinstance(source, bytes):
-        problems.append(
-            "source must be the document's bytes here (coursegen's Client reads a path "
-            "before the adapter sees the request)"
-        )
-    elif not source:
-        problems.append("the source document is empty")
-    return problems

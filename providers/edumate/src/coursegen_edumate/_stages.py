@@ -1,5 +1,8 @@
 """The two vendor jobs of an assessment from a PDF, carried as one job id.
 
+A request names a collection to generate from, or a PDF (`origin_problems` says why
+neither or both will not do).
+
 Stage one chunks the document into a collection (`POST /chunking`); stage two generates
 from it (`POST /chat`). What stage two needs (the topic, the Bloom mix, extra query
 parameters, and once answered the chunking job and its collection) is a `Plan`, written
@@ -24,7 +27,19 @@ from coursegen.wire import request_of
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["CHUNKING_PREFIX", "PLAN_KEY", "Plan", "decode_plan", "encode_plan", "plan_of"]
+    from coursegen import AssessmentRequest
+
+__all__ = [
+    "CHUNKING_PREFIX",
+    "EMPTY_DOCUMENT",
+    "NOTHING_STORED",
+    "PLAN_KEY",
+    "Plan",
+    "decode_plan",
+    "encode_plan",
+    "origin_problems",
+    "plan_of",
+]
 
 CHUNKING_PREFIX: Final = "chunking:"
 STAGE_VERSION: Final = 1
@@ -32,6 +47,16 @@ PLAN_KEY: Final = "coursegen_edumate.plan"
 """The `httpx.Request.extensions` key carrying an upload's plan to `read_submitted`.
 
 Extensions are never sent: the plan stays on our side of the wire."""
+
+EMPTY_DOCUMENT: Final = (
+    "EduMate chunked the document {source}into 0 chunks: it holds no text EduMate can "
+    "read (is it a PDF with a text layer?), so there is nothing to generate from"
+)
+NOTHING_STORED: Final = (
+    "EduMate processed the document but stored nothing from it (its result is null), "
+    "so there is no collection to generate from"
+)
+"""Why stage one ended the job: the document held no text, or the server stored none."""
 
 
 def _frozen_params(value: Mapping[str, str | None]) -> Mapping[str, str | None]:
@@ -95,3 +120,32 @@ def decode_plan(job_id: str) -> Plan:
     ):
         raise ValueError("params are not text")
     return Plan(query=query, blooms=blooms, params=params, job=job, collection=collection)
+
+
+_NO_ORIGIN: Final = (
+    "EduMate generates from a collection (collection=...) or from a source document "
+    "(source=...): give one"
+)
+
+
+def origin_problems(request: AssessmentRequest) -> list[str]:
+    """Why the request's collection or source document cannot be used, if it cannot."""
+    source = request.source
+    if request.collection is not None and source is not None:
+        return ["give a collection or a source document, not both"]
+    if request.collection is None and source is None:
+        return [_NO_ORIGIN]
+    problems = []
+    if request.collection is not None:
+        if not request.collection.strip():
+            problems.append("collection must not be blank")
+        if request.source_name is not None:
+            problems.append("source_name names a source document, and there is none")
+    elif not isinstance(source, bytes):
+        problems.append(
+            "source must be the document's bytes here (coursegen's Client reads a path "
+            "before the adapter sees the request)"
+        )
+    elif not source:
+        problems.append("the source document is empty")
+    return problems

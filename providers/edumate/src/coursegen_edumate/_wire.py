@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from cattrs.gen import make_dict_structure_fn
 
-from coursegen import Assessment, JobErrorInfo, MalformedResponse, Question
+from coursegen import Assessment, JobErrorInfo, JobStatus, MalformedResponse, Question
 from coursegen.wire import camel_case_converter, read_json, structure
 
 from ._blooms import bloom_level
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONVERTER",
+    "STATUSES",
     "ChunkResult",
     "CreateAnswer",
     "Mcq",
@@ -74,6 +76,29 @@ class StatusAnswer:
     status: str | None
     result: Any = None
     error: str | None = None
+
+    def outcome(
+        self, api: VendorAPI, response: httpx.Response
+    ) -> tuple[JobStatus, Assessment | None, JobErrorInfo | None]:
+        """A generation job's status, its assessment and why it failed. A `finished` job
+        that generated no questions is FAILED (`empty_result`); RQ's `stopped` and
+        `canceled` are CANCELLED; any other word is RUNNING."""
+        word = self.status or ""
+        status = STATUSES.get(word, JobStatus.RUNNING)
+        if status is JobStatus.SUCCEEDED:
+            assessment = read_assessment(self.result, api, response)
+            if assessment is None:
+                return JobStatus.FAILED, None, nothing_generated(self.result)
+            return status, assessment, None
+        if status is JobStatus.FAILED:
+            return status, None, job_error(self.error, _NO_ERROR)
+        if status is JobStatus.CANCELLED:
+            return (
+                status,
+                None,
+                JobErrorInfo(f"the job was {word} on the EduMate server", code=word),
+            )
+        return status, None, None
 
 
 @attrs.frozen
@@ -393,3 +418,23 @@ def _nothing(result: Any) -> str:
             f"its `{key}` list is empty" if result.get(key) is not None else f"its `{key}` is null"
         )
     return "its result is an empty list"
+
+
+STATUSES: Final[Mapping[str, JobStatus]] = MappingProxyType(
+    {
+        # RQ's job statuses. Any other word (rq 3.0's `rate_limited` and
+        # `ready_to_enqueue`, or tomorrow's) reads as RUNNING: the job is not over.
+        "created": JobStatus.PENDING,
+        "queued": JobStatus.PENDING,
+        "deferred": JobStatus.PENDING,
+        "scheduled": JobStatus.PENDING,
+        "started": JobStatus.RUNNING,
+        "finished": JobStatus.SUCCEEDED,
+        "failed": JobStatus.FAILED,
+        "stopped": JobStatus.CANCELLED,
+        "canceled": JobStatus.CANCELLED,
+    }
+)
+"""What each of RQ's status words means for a job."""
+
+_NO_ERROR: Final = "EduMate reports the job failed, without an error"

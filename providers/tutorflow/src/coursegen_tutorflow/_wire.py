@@ -50,8 +50,6 @@ __all__ = [
     "ChapterBody",
     "CourseResponse",
     "CreateCourseBody",
-    "ErrorBody",
-    "ErrorEnvelope",
     "LessonBody",
     "PriceSnapshot",
     "PublicCourseResponse",
@@ -235,20 +233,6 @@ class PublicCourseResponse:
     lessons: tuple[LessonBody, ...] | None = None
     created_at: datetime | None = None
     completed_at: datetime | None = None
-
-
-@attrs.frozen
-class ErrorBody:
-    """The inside of the error envelope `{"error": {"code", "message", "status"}}`."""
-
-    code: str | None = None
-    message: str | None = None
-    status: int | None = None
-
-
-@attrs.frozen
-class ErrorEnvelope:
-    error: ErrorBody
 
 
 # --------------------------------------------------------------------------- rules
