@@ -53,9 +53,11 @@ _TARGET_SHARE: Final = 0.5
 DELAY_CAP: Final = 20.0
 # The share of the jobs allowed to wait longer than `DELAY_CAP` at each step.
 _CAP_SLACK: Final = 0.002
-# Grid cells: at most this many, and no finer than a fifth of the vendor's floor.
+# Grid cells: at most this many, no finer than a fifth of the vendor's floor, nor than
+# a fortieth of the longest gap (a step's choices, so a plan's cost, grow with it).
 _MAX_CELLS: Final = 320
 _CELLS_PER_FLOOR: Final = 5
+_CELLS_PER_CAP: Final = 40
 # Self-consistency iterations: from scratch, and from the previous estimate.
 _COLD_ITERATIONS: Final = 40
 _WARM_ITERATIONS: Final = 8
@@ -398,7 +400,7 @@ class DurationModel:
 
     def _make(self, floor: float, cap: float) -> Plan:
         top = max(high for _, high in self._recent)
-        cell = max(floor / _CELLS_PER_FLOOR, top / _MAX_CELLS, 1e-3)
+        cell = max(floor / _CELLS_PER_FLOOR, top / _MAX_CELLS, cap / _CELLS_PER_CAP)
         cells = max(math.ceil(top / cell - 1e-9), 1)
         prior = self._mass
         if prior is not None and self._cell == cell:
