@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from coursegen.testing import real_backend, virtual_backend
+# The kit is loaded as a plugin below (its fixtures, for providers' tests): its asserts
+# are rewritten like a test's, which must be asked for before it is first imported.
+pytest.register_assert_rewrite("coursegen.testing")
+
+from coursegen.testing import real_backend, virtual_backend  # noqa: E402 - after the rewrite hook
 
 # Sandboxes made without a seed draw one at random (new ids every run, as integrators
 # need); the suite replays one vendor instead, so no outcome depends on the draw.
@@ -24,8 +28,9 @@ os.environ.setdefault("COURSEGEN_SANDBOX_SEED", "0")
 
 # A third party's provider package, tested where it is installed (`nox -s pip_install`).
 collect_ignore = ["tests/fixtures"]
-# Store fixtures (a SQLite file, a PostgreSQL schema, each driver in turn): tests/stores.py.
-pytest_plugins = ["stores"]
+# Store fixtures (a SQLite file, a PostgreSQL schema, each driver in turn): tests/stores.py;
+# the provider test kit (`no_requests_built` and the other fixtures of coursegen.testing).
+pytest_plugins = ["stores", "coursegen.testing"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -19,6 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from coursegen._ratelimit import web_share
+from served import stop
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,7 +55,7 @@ def fleet_database() -> Iterator[str]:
         try:
             yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def key(number: int) -> str:
@@ -80,18 +86,86 @@ def served(speed: float, rate_limit: int, keys: int) -> Iterator[dict[str, str]]
             for n in range(keys)
         }
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+        stop(process)
 
 
 def base_of(url: str) -> str:
     return "http://" + url.split("@", 1)[1].split("?", 1)[0]
 
 
+def drop_database(store: str) -> None:
+    """Drop a fleet's database under its running workers (they lose it for good)."""
+    import psycopg  # noqa: PLC0415 - the postgres extra
+
+    with psycopg.connect(ADMIN, connect_timeout=3, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{store.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+class FreezableProxy:
+    """A TCP proxy to PostgreSQL that can be frozen: it stops forwarding in both
+    directions and accepts connections it never forwards, while keeping every socket
+    open, as a network partition looks to a client (no answer, no reset)."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self._target = target
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._frozen = threading.Event()
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = [self._listener]
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def url(self, store: str) -> str:
+        """`store`'s URL through this proxy."""
+        return store.replace("127.0.0.1:5432", f"127.0.0.1:{self.port}")
+
+    def freeze(self) -> None:
+        self._frozen.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        for sock in self._sockets:
+            sock.close()
+
+    def _run(self) -> None:
+        pairs: dict[socket.socket, socket.socket] = {}
+        while not self._closed.is_set():
+            readable = [self._listener, *pairs] if not self._frozen.is_set() else [self._listener]
+            ready, _, _ = select.select(readable, [], [], 0.1)
+            for sock in ready:
+                if sock is self._listener:
+                    client, _ = self._listener.accept()
+                    self._sockets.append(client)
+                    if self._frozen.is_set():
+                        continue  # accepted, never answered
+                    upstream = socket.create_connection(self._target)
+                    self._sockets.append(upstream)
+                    pairs[client] = upstream
+                    pairs[upstream] = client
+                    continue
+                try:
+                    data = sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    other = pairs.pop(sock)
+                    pairs.pop(other, None)
+                    sock.close()
+                    other.close()
+                    continue
+                pairs[sock].sendall(data)
+
+
 def start_worker(
-    store: str, targets: dict[str, str], speed: float, concurrency: int = 10
+    store: str,
+    targets: dict[str, str],
+    speed: float,
+    concurrency: int = 10,
+    *,
+    stderr: int | None = None,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[str]:
     """`coursegen worker` for every target, noticing a dead peer within seconds."""
     env = dict(os.environ)
@@ -100,8 +174,8 @@ def start_worker(
     for name in targets:
         args += ["--target", name]
     args += ["--speed", str(speed), "--concurrency", str(concurrency)]
-    args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5"]
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    args += ["--heartbeat", "0.5", "--stalled-after", "2", "--grace", "5", *extra]
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)  # noqa: S603
 
 
 def stop_workers(workers: list[subprocess.Popen[str]]) -> int:
@@ -130,8 +204,8 @@ def vendor_log(url: str) -> dict[str, Any]:
 
 
 def vendor_counts(url: str) -> dict[str, int]:
-    """What the vendor saw: requests, 429s, jobs made, and creates that made a second job
-    for a prompt that already had one (duplicates)."""
+    """What the vendor saw: requests (polls among them), 429s, jobs made, and creates
+    that made a second job for a prompt that already had one (duplicates)."""
     log = vendor_log(url)
     made: Counter[str] = Counter()
     for request in log["requests"]:
@@ -140,6 +214,7 @@ def vendor_counts(url: str) -> dict[str, int]:
             made[json.loads(request["body"])["prompt"]] += 1
     return {
         "requests": len(log["requests"]),
+        "polls": sum(1 for request in log["requests"] if request["method"] == "GET"),
         "rate_limited": sum(1 for request in log["requests"] if request["status"] == 429),
         "made": sum(made.values()),
         "duplicates": sum(count - 1 for count in made.values()),
@@ -148,10 +223,12 @@ def vendor_counts(url: str) -> dict[str, int]:
 
 def lower_bound(per_key: int, rate_limit: int, speed: float) -> float:
     """Real seconds the vendor's limits allow at best for one key's `per_key` jobs: each
-    needs its create and at least one read, in one pool of `rate_limit` a minute, and the
-    last one still runs its shortest duration after its create."""
+    needs its create and at least one read, in the owner's share of one pool of
+    `rate_limit` a minute (the web processes keep `web_share` of it), and the last one
+    still runs its shortest duration after its create."""
     requests = 2 * per_key
-    vendor = requests / rate_limit * 60.0 + PENDING_DURATION[0] + JOB_DURATION[0]
+    share = rate_limit - web_share(rate_limit)
+    vendor = requests / share * 60.0 + PENDING_DURATION[0] + JOB_DURATION[0]
     return vendor / speed
 
 

@@ -11,7 +11,7 @@ import pytest
 import coursegen
 from coursegen.batch import EXIT_CODES, BatchFileError, FleetDisplay, read_batch, run_batch
 from coursegen.cli import main
-from coursegen.sandbox import JobScript, Sandbox
+from coursegen.sandbox import Faults, JobScript, Sandbox
 from coursegen_learningstudio.sandbox import DEMO_KEY, Account, LearningStudioSandbox
 
 
@@ -295,6 +295,31 @@ def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> N
     text = " ".join(capsys.readouterr().out.split())
     for code, meaning in EXIT_CODES.items():
         assert f"{code} {meaning}" in text
+
+
+@pytest.mark.anyio
+async def test_unfinished_rows_exit_5_a_code_of_their_own(tmp_path: Path) -> None:
+    """A row whose create's answer was lost stays unfinished and the batch exits 5: not
+    4, which the top-level CLI keeps for a broken plugin; `coursegen --help` lists 5."""
+    _, rows = read_batch(catalogue(tmp_path, 3))
+    sandbox = LearningStudioSandbox(faults=Faults(lost_answers={"/api/v1/courses": 1}))
+    async with coursegen.connect("learningstudio", sandbox=sandbox, seed=1) as client:
+        report = await run_batch(client, rows)
+    assert sorted(row.status for row in report.rows) == ["succeeded", "succeeded", "unfinished"]
+    assert report.exit_status == 5
+    assert "did not end" in EXIT_CODES[5]
+    assert 4 not in EXIT_CODES
+
+
+def test_top_level_help_names_the_batch_unfinished_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`coursegen --help` lists 5 as batch's unfinished rows, beside 4 (a broken plugin)."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "4 providers --check: a plugin failed to load" in text
+    assert "5 batch: some rows did not end" in text
 
 
 def test_a_damaged_last_line_of_the_output_is_dropped(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import coursegen
 from coursegen import _registry
 from coursegen.cli import main
+from served import learningstudio_served
 
 
 @pytest.fixture(autouse=True)
@@ -117,33 +118,8 @@ def test_providers_lists_capabilities_and_broken_plugins(monkeypatch: pytest.Mon
 @pytest.fixture
 def served() -> Iterator[str]:
     """`coursegen sandbox serve learningstudio` on a free loopback port, in its own process."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "coursegen",
-            "sandbox",
-            "serve",
-            "learningstudio",
-            "--port",
-            "0",
-            "--speed",
-            "200",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "learningstudio sandbox on http://127.0.0.1:" in first, first
-        connect_line = process.stdout.readline()
-        yield connect_line.split("Connect with: ", 1)[1].strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with learningstudio_served(200) as target:
+        yield target
 
 
 def test_status_and_wait_follow_a_job_by_token_across_processes(served: str) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 import coursegen
 from coursegen import JobStatus, SubmitState
-from served import serve_learningstudio, vendor_log
+from served import serve_learningstudio, stop, vendor_log
 
 FLEET = 200
 KILL_AFTER = 45  # creates answered before the kill: mid-way through the second burst of 30
@@ -80,10 +80,7 @@ def _crash_and_recover(store: str, label: str) -> None:
         summary = json.loads(recovery.stdout.strip().splitlines()[-1])
         log = _vendor_log(target)
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stdout is not None:
-            server.stdout.close()
+        stop(server)
 
     made = Counter(
         json.loads(request["body"])["subject"]

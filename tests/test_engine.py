@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import anyio
@@ -246,3 +247,61 @@ async def test_no_task_outlives_the_client() -> None:
     assert vendor.router.calls.call_count == calls
     with pytest.raises(RuntimeError, match="async with"):
         await client.submit(REQUEST)
+
+
+def _overdue_vendor(ends_at: float) -> ToyVendor:
+    """A vendor whose job answers "working", unchanged, until `ends_at` vendor seconds."""
+    vendor = ToyVendor()
+
+    def poll(request: httpx.Request, job_id: str) -> httpx.Response:
+        vendor.poll_times.setdefault(job_id, []).append(anyio.current_time())
+        done = anyio.current_time() >= ends_at
+        body = {"id": job_id, "status": "done" if done else "working", "progress": 0.5}
+        return httpx.Response(200, json=body)
+
+    vendor.router.get(path__regex=r"^/jobs/(?P<job_id>[\w.]+)$").mock(side_effect=poll)
+    return vendor
+
+
+async def test_a_wait_without_timeout_follows_a_job_past_its_deadline() -> None:
+    """`wait(timeout=None)` on a job the vendor keeps calling "running" past its 600 s
+    deadline does not raise the engine's JobTimeout: the job stays followed (polls
+    backed off, capped at a minute), `last_error` says it is overdue, and the result
+    comes when the vendor has it."""
+    vendor = _overdue_vendor(ends_at=1500.0)
+    async with connect(vendor) as client:
+        job = await client.submit(REQUEST)
+        start = anyio.current_time()
+        seen: dict[str, object] = {}
+        async with anyio.create_task_group() as tg:
+
+            async def look() -> None:
+                await anyio.sleep(1000.0)
+                seen["following"] = job.following
+                seen["last_error"] = job.last_error
+
+            tg.start_soon(look)
+            course = await job.result(timeout=None)
+    assert course.id == "j1"
+    assert seen["following"] is True
+    assert isinstance(seen["last_error"], coursegen.JobTimeout)
+    assert "still followed" in str(seen["last_error"])
+    assert job.last_error is None
+    times = vendor.poll_times["j1"]
+    assert times[-1] - start >= 1500.0
+    late = [b - a for a, b in itertools.pairwise(times) if a - start > 700.0]
+    assert late, times
+    # Backed off from the 5 s cadence, never more than a minute (plus its jitter).
+    assert max(late) > 20.0, late
+    assert all(gap <= 60.0 * 1.1 for gap in late), late
+
+
+async def test_a_wait_with_a_timeout_still_ends_at_the_jobs_deadline() -> None:
+    """A user's timeout beyond the job's deadline still ends in JobTimeout when the
+    vendor keeps answering "running": only a wait without a timeout follows on."""
+    vendor = _overdue_vendor(ends_at=5000.0)
+    async with connect(vendor) as client:
+        job = await client.submit(REQUEST)
+        with pytest.raises(coursegen.JobTimeout):
+            await job.wait(timeout=2000.0)
+        assert not job.following

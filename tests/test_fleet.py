@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 
 import anyio
 import pytest
@@ -21,7 +22,9 @@ import coursegen
 from coursegen import CourseRequest, FleetJob, JobStatus
 from coursegen.worker import target_scope
 from fleet_harness import (
+    FreezableProxy,
     Unreachable,
+    drop_database,
     fleet_database,
     lower_bound,
     now,
@@ -119,3 +122,81 @@ def test_sigkill_of_a_scope_owner_loses_and_duplicates_nothing():
     assert vendor[0]["made"] == 2 * PER_KEY
     assert vendor[0]["duplicates"] == 0
     assert vendor[0]["rate_limited"] == 0
+
+
+async def _owned(store_url: str) -> bool:
+    async with coursegen.open_store(store_url) as store:
+        return bool(await store.owners())
+
+
+def test_a_worker_whose_database_is_gone_stops_on_sigterm():
+    """A worker owning a scope whose database is dropped under it still stops on SIGTERM
+    (its writes fail after the pool's wait instead of hanging the shutdown)."""
+    try:
+        database = fleet_database()
+        store_url = database.__enter__()
+    except Unreachable as exc:
+        _unreachable(str(exc))
+    try:
+        with served(SPEED, RATE_LIMIT, 1) as targets:
+            worker = start_worker(
+                store_url, targets, SPEED, concurrency=2, stderr=subprocess.DEVNULL
+            )
+            try:
+                for _ in range(600):  # until it owns its scope (or a minute has passed)
+                    if anyio.run(_owned, store_url):
+                        break
+                    anyio.run(anyio.sleep, 0.1)
+                assert anyio.run(_owned, store_url), "the worker never took its scope"
+                drop_database(store_url)
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    code = worker.wait(timeout=120)  # generous: it stops, or it hangs
+                except subprocess.TimeoutExpired:
+                    code = None
+                print(f"\nworker with its database gone: exit status {code} after SIGTERM")  # noqa: T201 - shown with -s
+                assert code is not None, "the worker did not stop on SIGTERM"
+            finally:
+                stop_workers([worker])
+    finally:
+        database.__exit__(None, None, None)
+
+
+def test_a_worker_whose_database_stops_answering_stops_on_sigterm():
+    """A worker owning a scope whose database stops answering mid-run (a partition: no
+    answer, no reset, the statements in flight never return) still ends on SIGTERM."""
+    try:
+        database = fleet_database()
+        store_url = database.__enter__()
+    except Unreachable as exc:
+        _unreachable(str(exc))
+    proxy = FreezableProxy()
+    try:
+        with served(SPEED, RATE_LIMIT, 1) as targets:
+            worker = start_worker(
+                proxy.url(store_url),
+                targets,
+                SPEED,
+                concurrency=2,
+                stderr=subprocess.DEVNULL,
+                extra=("--db-timeout", "2"),
+            )
+            try:
+                for _ in range(600):  # until it owns its scope (or a minute has passed)
+                    if anyio.run(_owned, store_url):
+                        break
+                    anyio.run(anyio.sleep, 0.1)
+                assert anyio.run(_owned, store_url), "the worker never took its scope"
+                proxy.freeze()
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    code = worker.wait(timeout=120)  # generous: it stops, or it hangs
+                except subprocess.TimeoutExpired:
+                    code = None
+                print(f"\nworker with its database not answering: exit status {code}")  # noqa: T201 - shown with -s
+                assert code is not None, "the worker did not stop on SIGTERM"
+            finally:
+                stop_workers([worker])
+    finally:
+        proxy.close()
+        database.__exit__(None, None, None)

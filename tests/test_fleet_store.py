@@ -11,7 +11,7 @@ import pytest
 
 import coursegen
 import coursegen.sync
-from coursegen import CourseRequest, FleetJob, PermissionDenied, SubmitState
+from coursegen import CourseRequest, FleetJob, PermissionDenied, StoreError, SubmitState
 from coursegen.store import OwnershipLost, open_store
 from coursegen_tutorflow.sandbox import DEMO_KEY, DEMO_WORKSPACE, ApiKey, TutorFlowSandbox
 
@@ -80,3 +80,65 @@ def test_the_sync_facade_submits_to_the_fleet_the_same_way(postgres_store_url) -
     record = anyio.run(read)
     assert record is not None
     assert record.state is SubmitState.PENDING
+
+
+async def test_intents_recorded_at_once_share_a_commit(store_url) -> None:
+    """Twenty intents recorded at once (a web process's concurrent submits) are committed
+    in a few transactions, not twenty, and each is in the store afterwards."""
+    async with open_store(store_url) as store:
+        transactions = 0
+        write = store._write
+
+        async def counted(statements, *, durable):
+            nonlocal transactions
+            transactions += 1
+            return await write(statements, durable=durable)
+
+        store._write = counted  # type: ignore[method-assign]
+
+        async def one(number: int) -> None:
+            await store.add_intent(
+                record_id=f"r{number}",
+                provider="p",
+                endpoint="h",
+                scope="s",
+                request=CourseRequest(f"course {number}"),
+            )
+
+        async with anyio.create_task_group() as tg:
+            for number in range(20):
+                tg.start_soon(one, number)
+        assert transactions <= 3
+        found = await store.get_many([f"r{number}" for number in range(20)])
+        assert len(found) == 20
+
+
+async def test_an_intent_whose_key_is_taken_fails_alone_in_its_group(store_url) -> None:
+    """In a group of intents committed together, the one whose key is already in the
+    store raises `StoreError`; the others are recorded."""
+    async with open_store(store_url) as store:
+        await store.add_intent(
+            record_id="r7", provider="p", endpoint="h", scope="s", request=CourseRequest("x")
+        )
+        outcomes: dict[int, bool] = {}
+
+        async def one(number: int) -> None:
+            try:
+                await store.add_intent(
+                    record_id=f"r{number}",
+                    provider="p",
+                    endpoint="h",
+                    scope="s",
+                    request=CourseRequest(f"course {number}"),
+                )
+            except StoreError:
+                outcomes[number] = False
+            else:
+                outcomes[number] = True
+
+        async with anyio.create_task_group() as tg:
+            for number in range(20):
+                tg.start_soon(one, number)
+        assert outcomes == {number: number != 7 for number in range(20)}
+        found = await store.get_many([f"r{number}" for number in range(20)])
+        assert len(found) == 20

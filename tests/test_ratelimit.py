@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from coursegen import RateLimitState
@@ -77,3 +79,68 @@ def test_a_429_doubles_the_margin() -> None:
     assert budget.margin == pytest.approx(2 * before)
     budget.widen(1000.0)
     assert budget.window == pytest.approx(66.0)  # capped at a tenth of the window
+
+
+class _Vendor:
+    """A vendor's sliding window whose clock is `skew` s behind ours: it counts each send
+    from `skew` s after we do, and says in whole seconds (rounded up) when it frees up."""
+
+    def __init__(self, limit: int, window: float, skew: float) -> None:
+        self.limit, self.window, self.skew = limit, window, skew
+        self.hits: list[float] = []
+        self.refused = 0
+
+    def send(self, now: float) -> RateLimitState:
+        self.hits = [hit for hit in self.hits if hit > now - self.window]
+        if len(self.hits) >= self.limit:
+            self.refused += 1
+        else:
+            self.hits.append(now + self.skew)
+        reset = math.ceil(self.hits[0] + self.window - now) if self.hits else 0
+        return RateLimitState(remaining=self.limit - len(self.hits), reset_after=float(reset))
+
+
+def _drive(budget: RateBudget, vendor: _Vendor, sends: int, now: float = 0.0) -> float:
+    """Send `sends` times as soon as the budget allows, from `now`; the time it ends."""
+    for _ in range(sends):
+        now = budget.available_at(now)
+        budget.settle(budget.take(now), now)
+        budget.observe(vendor.send(now), now)
+        now += 0.37  # sends at every fraction of a second
+    return now
+
+
+def test_resets_that_agree_with_our_count_shrink_the_margin_to_rounding() -> None:
+    """A vendor whose clock agrees with ours (resets rounded up to whole seconds): after
+    a few answers the margin is float rounding only, and no send is refused."""
+    budget = RateBudget(10, 60.0)
+    vendor = _Vendor(10, 60.0, skew=0.0)
+    _drive(budget, vendor, 200)
+    assert budget.margin < 60.0 * 1e-5
+    assert vendor.refused == 0
+
+
+def test_a_vendor_clock_behind_ours_sets_the_margin_it_needs() -> None:
+    """A vendor counting 0.4 s later than we do: its rounded resets show it, the margin
+    becomes about 0.4 s (not the 60 ms the budget starts with), and no send is refused
+    once they have."""
+    budget = RateBudget(10, 60.0)
+    vendor = _Vendor(10, 60.0, skew=0.4)
+    now = _drive(budget, vendor, 40)
+    assert 0.3 <= budget.margin <= 0.45
+    vendor.refused = 0
+    _drive(budget, vendor, 200, now)
+    assert vendor.refused == 0
+
+
+def test_a_429_after_the_margin_shrank_puts_it_back_to_the_starting_share() -> None:
+    """Resets showed no skew, then a 429 came anyway: the margin is at least the starting
+    0.1% of the window again, and the next resets do not shrink it below that."""
+    budget = RateBudget(10, 60.0)
+    vendor = _Vendor(10, 60.0, skew=0.0)
+    now = _drive(budget, vendor, 50)
+    assert budget.margin < 0.001
+    budget.widen(budget.margin * 2)
+    assert budget.margin == pytest.approx(0.06)
+    _drive(budget, vendor, 50, now)
+    assert budget.margin == pytest.approx(0.06)

@@ -12,31 +12,56 @@ sends, sleeps or reads a clock.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import math
 import re
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import quote
 
 import attrs
 import httpx
 
-from ._errors import ConfigurationError, InvalidRequest, MalformedResponse
+from ._errors import (
+    ConfigurationError,
+    InvalidRequest,
+    MalformedResponse,
+    UnsupportedFeature,
+    WebhookVerificationError,
+)
+from ._models import JobErrorInfo, Snapshot, WebhookEvent
 from ._redact import MASK
 from ._settings import Secret
-from ._wire import provider_error, read_json, structure_lazily
+from ._wire import parse_json, provider_error, read_json, structure, structure_lazily
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     import cattrs
 
     from ._adapter import RateLimitState
     from ._errors import ProviderError
+    from ._models import JobStatus, Request
     from ._settings import Settings
 
-__all__ = ["VendorAPI", "https_problem", "unknown_keys"]
+__all__ = [
+    "VendorAPI",
+    "WebhookBody",
+    "fraction_of_percent",
+    "https_problem",
+    "job_error_info",
+    "query_params",
+    "request_of",
+    "seconds_of_ms",
+    "text_option",
+    "unknown_keys",
+    "verify_hmac_sha256",
+    "whole_number_option",
+]
 
 T = TypeVar("T")
+R = TypeVar("R", bound="Request")
 
 
 # Segments of unreserved and sub-delimiter characters (percent escapes included), none
@@ -131,6 +156,15 @@ class VendorAPI:
 
     # -- requests -----------------------------------------------------------------------
 
+    def only(self, request: Request, kind: type[R], what: str) -> R:
+        """`request` if it is a `kind`, else `UnsupportedFeature` ("<vendor> generates
+        <what> only"): the first line of every `submit`."""
+        if not isinstance(request, kind):
+            raise UnsupportedFeature(
+                self.provider, type(request).__name__, f"{self.vendor} generates {what} only"
+            )
+        return request
+
     def url(self, *segments: str) -> httpx.URL:
         """The URL of `segments` (already quoted, see `segment`) under the API's root."""
         path = "/".join(segments)
@@ -200,6 +234,22 @@ class VendorAPI:
             "POST", self.url(*segments), params=params, headers=all_headers, content=content
         )
 
+    def upload(
+        self,
+        *segments: str,
+        files: Mapping[str, tuple[str, bytes, str]],
+        extensions: Mapping[str, Any] | None = None,
+    ) -> httpx.Request:
+        """A multipart `POST` of `files` (field: name, content, media type) to `segments`.
+        `extensions` travel with the request to its answer's reader and are never sent."""
+        return httpx.Request(
+            "POST",
+            self.url(*segments),
+            files=dict(files),
+            headers=self.headers(),
+            extensions=dict(extensions or {}),
+        )
+
     # -- answers ------------------------------------------------------------------------
 
     def read(
@@ -231,6 +281,32 @@ class VendorAPI:
         except MalformedResponse:
             return None
 
+    def error_fields(self, response: httpx.Response) -> tuple[str | None, str | None]:
+        """The vendor's error code and message, each None when absent or empty.
+
+        Read from the usual envelope (`{"error": {"code", "message"}}`), its contents
+        unwrapped (`{"code", "message"}`), or a web framework's default error
+        (`{"statusCode", "message", "error": "Not Found"}`, a message list joined by
+        `; `). A body that is none of these (a proxy's HTML page) gives `(None, None)`,
+        and the HTTP status alone classifies the error.
+        """
+        data = self.json_or_none(response)
+        if not isinstance(data, dict):
+            return None, None
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            source: Mapping[str, Any] = inner
+        elif "code" in data:
+            source = data
+        else:
+            message = data.get("message")
+            if isinstance(message, list):
+                message = "; ".join(str(item) for item in message)
+            if not isinstance(message, str) or not message:
+                message = inner if isinstance(inner, str) and inner else None
+            return None, message
+        return _text(source.get("code")), _text(source.get("message"))
+
     def error(
         self,
         response: httpx.Response,
@@ -251,6 +327,18 @@ class VendorAPI:
             codes=codes,
             rate_limit=rate_limit,
         )
+
+    def read_error(
+        self,
+        response: httpx.Response,
+        *,
+        codes: Mapping[str, type[ProviderError]],
+        rate_limit: RateLimitState | None = None,
+    ) -> ProviderError:
+        """`error` of the code and message `error_fields` finds: an adapter's whole
+        `read_error` when its vendor uses one of the usual error shapes."""
+        code, message = self.error_fields(response)
+        return self.error(response, code=code, message=message, codes=codes, rate_limit=rate_limit)
 
     def redact(self, text: str) -> str:
         """`text` with the key and every other secret replaced by `********`."""
@@ -275,6 +363,23 @@ class VendorAPI:
             message, provider=self.provider, raw=response.text, status_code=response.status_code
         )
 
+    def webhook(self, body: bytes, *, verified: bool = False) -> WebhookBody:
+        """A webhook's body as JSON (`MalformedResponse` if it is not), ready to be read
+        into the wire model its event names; `verified` once its signature matched."""
+        data = parse_json(body, provider=self.provider)
+        text = body.decode("utf-8", errors="replace")
+        return WebhookBody(self.provider, data, text, verified=verified)
+
+    def check_job(
+        self, asked: str, answered: str, response: httpx.Response, *, what: str = "job"
+    ) -> None:
+        """Refuse (`MalformedResponse`) an answer about another `what` than the one asked
+        for: a caching proxy's mix-up, or a vendor's bug. The engine polls by id."""
+        if answered != asked:
+            raise self.malformed(
+                f"asked for {what} {asked!r}, the answer is about {what} {answered!r}", response
+            )
+
     def check_same_origin(self, url: str, response: httpx.Response, *, what: str) -> None:
         """Refuse (`MalformedResponse`) a vendor-given `url` on another origin than the
         configured base: a misconfigured base or a tampering proxy. Relative URLs pass."""
@@ -289,6 +394,12 @@ class VendorAPI:
                 f"{base.scheme}://{base.host}; coursegen does not send the API key elsewhere",
                 response,
             )
+
+    def server_scope(self) -> str:
+        """A rate scope for a server that jobs share, with no key to tell users apart:
+        `server-` and the base's host (and port)."""
+        port = f":{self.base_url.port}" if self.base_url.port else ""
+        return f"server-{self.base_url.host}{port}"
 
     def key_scope(self) -> str:
         """A rate scope for a vendor that limits each key: a fingerprint of the key, from
@@ -313,3 +424,185 @@ def unknown_keys(data: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any
     that nothing the vendor sent is lost."""
     skip = frozenset(known)
     return {key: value for key, value in data.items() if key not in skip}
+
+
+@attrs.frozen
+class WebhookBody:
+    """A webhook's parsed JSON (`data`) and its text (`raw` of every error about it)."""
+
+    provider: str
+    data: Any
+    text: str = attrs.field(repr=False)
+    verified: bool = False
+
+    @property
+    def event(self) -> str | None:
+        """The body's `event` name, or None when it names none (or not as text)."""
+        event = self.data.get("event") if isinstance(self.data, dict) else None
+        return event if isinstance(event, str) else None
+
+    def read(self, converter: cattrs.Converter, cls: type[T], data: Any = None) -> T:
+        """The body (or `data`, a part of it) as the wire model `cls`, or
+        `MalformedResponse` naming the JSON path that was wrong."""
+        chosen = self.data if data is None else data
+        return structure(converter, chosen, cls, provider=self.provider, raw=self.text)
+
+    def event_named(self, header_value: str | None, *, header: str) -> str:
+        """The event this webhook names: the value of its `header`, else the body's
+        `event`. When both name one they must agree (a vendor signs the body, not the
+        header), or `WebhookVerificationError`; naming none is `MalformedResponse`."""
+        if header_value and self.event is not None and self.event != header_value:
+            raise WebhookVerificationError(
+                f"the {header} header ({header_value!r}) disagrees with the signed "
+                f"body's event ({self.event!r})"
+            )
+        event = header_value or self.event
+        if not event:
+            raise self.malformed(f"the webhook names no event (no {header} header, no body event)")
+        return event
+
+    def malformed(self, message: str) -> MalformedResponse:
+        """A `MalformedResponse` about this webhook, with its body attached."""
+        return MalformedResponse(message, provider=self.provider, raw=self.text)
+
+    def event_of(self, kind: str, job_id: str | None = None, *, export: Any = None) -> WebhookEvent:
+        """The `WebhookEvent` `kind` (about `job_id`, carrying `export`), without a snapshot."""
+        return WebhookEvent(
+            self.provider, kind, job_id, export=export, verified=self.verified, raw=self.data
+        )
+
+    def job_event(self, kind: str, job_id: str, status: JobStatus, **fields: Any) -> WebhookEvent:
+        """The `WebhookEvent` `kind` with a snapshot of job `job_id` in `status`: its
+        `vendor_status` the event name, its `raw` the body, `fields` the rest (`result`,
+        `error`, `cost`)."""
+        snapshot = Snapshot(
+            job_id=job_id,
+            provider=self.provider,
+            status=status,
+            vendor_status=kind,
+            raw=self.data,
+            **fields,
+        )
+        return WebhookEvent(
+            self.provider, kind, job_id, snapshot=snapshot, verified=self.verified, raw=self.data
+        )
+
+
+_SIGNATURE: Final = re.compile(r"(?:sha256=)?([0-9a-f]{64})")
+
+
+def verify_hmac_sha256(
+    body: bytes, signature: str | None, keys: Iterable[bytes], *, header: str
+) -> None:
+    """Raise `WebhookVerificationError` unless `signature` (the value of `header`: hex,
+    with or without a `sha256=` prefix, any case) is the HMAC-SHA256 of the raw `body`
+    under one of `keys`. Every key is tried whatever matched first, and compared in
+    constant time: the time taken tells a forger nothing."""
+    if not signature:
+        raise WebhookVerificationError(f"the {header} header is missing")
+    match = _SIGNATURE.fullmatch(signature.strip().lower())
+    if match is None:
+        raise WebhookVerificationError(f"{header} is not a hex HMAC-SHA256")
+    given = match.group(1).encode()
+    matched = False
+    for key in keys:
+        expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+        matched = hmac.compare_digest(expected, given) | matched
+    if not matched:
+        raise WebhookVerificationError(
+            f"{header} does not match the body: forged, altered, or signed with another secret"
+        )
+
+
+def fraction_of_percent(percent: float | None) -> float | None:
+    """A vendor's 0-100 progress as `Snapshot.progress` (0.0-1.0, clamped); None for
+    none or a value that is not finite."""
+    if percent is None or not math.isfinite(percent):
+        return None
+    return min(max(percent / 100.0, 0.0), 1.0)
+
+
+def text_option(settings: Settings, name: str, *, vendor: str) -> str | None:
+    """The settings option `name` as stripped text, None when unset;
+    `ConfigurationError` for anything but a non-empty string."""
+    value = settings.option(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{vendor} setting {name!r} must be a non-empty string")
+    return value.strip()
+
+
+def whole_number_option(
+    settings: Settings, name: str, default: int, *, vendor: str, unit: str
+) -> int:
+    """The settings option `name` as a whole number from 1 (`default` when unset), from
+    an int or its digits as text (a URL's query, an environment variable);
+    `ConfigurationError` naming `unit` ("requests per minute") otherwise."""
+    value = settings.option(name, default)
+    if isinstance(value, bool):
+        value = None  # `True` is no number of anything
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise ConfigurationError(
+            f"{vendor} setting {name!r} must be a whole number of {unit}, not {value!r}"
+        )
+    return number
+
+
+def job_error_info(value: object, *, fallback: str) -> JobErrorInfo:
+    """A failed job's reason from what the vendor gave: an object's `message` and `code`
+    (text), or a string; `fallback` is the message when it gave none."""
+    if isinstance(value, Mapping):
+        return JobErrorInfo(
+            message=_text(value.get("message")) or fallback, code=_text(value.get("code"))
+        )
+    if isinstance(value, str) and value:
+        return JobErrorInfo(message=value)
+    return JobErrorInfo(message=fallback)
+
+
+def seconds_of_ms(milliseconds: float | None) -> float | None:
+    """A vendor's milliseconds (`pollAfterMs`) as seconds; None for none or a negative."""
+    if milliseconds is None or milliseconds < 0:
+        return None
+    return milliseconds / 1000.0
+
+
+def query_params(
+    values: Mapping[str, Any], *, vendor: str
+) -> tuple[dict[str, str | None], list[str]]:
+    """`values` (a request's `extra`) as query parameters, and the problems: text and
+    numbers as they are written, booleans as `true`/`false`, None kept (it removes a
+    parameter); anything else (a list, NaN, an object) is a problem naming its key."""
+    params: dict[str, str | None] = {}
+    problems: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            params[key] = None
+        elif isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        elif isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value)):
+            params[key] = str(value)
+        else:
+            problems.append(
+                f"extra[{key!r}] cannot be a query parameter: {vendor} takes text, numbers "
+                f"and booleans, not {type(value).__name__}"
+            )
+    return params, problems
+
+
+def request_of(response: httpx.Response) -> httpx.Request | None:
+    """The request `response` answers, or None for a response built without one (a
+    test's canned answer), where httpx would raise."""
+    try:
+        return response.request
+    except RuntimeError:
+        return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

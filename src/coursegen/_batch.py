@@ -91,7 +91,7 @@ EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 3
-EXIT_UNFINISHED = 4
+EXIT_UNFINISHED = 5  # not 4: the top-level CLI's 4 is a broken plugin
 EXIT_INTERRUPTED = 130
 EXIT_CODES: Mapping[int, str] = {
     EXIT_OK: "every row succeeded",

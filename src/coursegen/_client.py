@@ -141,6 +141,9 @@ class Client:
             FleetWatcher(self._durable.store) if fleet and self._durable is not None else None
         )
         self._recover = recover and not fleet
+        # Set by a fleet's worker on the clients it owns scopes with: they keep the web
+        # processes' share of every rate limit free (see `RateBudgets`).
+        self._fleet_owner = False
         self._engine = Engine(
             rng=self._rng,
             max_in_flight=max_in_flight,
@@ -199,7 +202,7 @@ class Client:
             sender = Sender(
                 http,
                 self._adapter,
-                RateBudgets(endpoint),
+                self._budgets(endpoint),
                 pinned_host=host,
                 retry=self._retry,
                 time_scale=self._settings.time_scale,
@@ -238,6 +241,18 @@ class Client:
             raise
         self._stack = stack
         return self
+
+    def _budgets(self, endpoint: str) -> RateBudgets:
+        """This client's rate budgets: its own; a fleet owner's, keeping the web share
+        free; a fleet web process's, that share, taken in the fleet's database."""
+        store = self._durable.store if self._durable is not None else None
+        if self._fleet is not None and getattr(store, "postgres", False):
+            key = scope_key(self.provider, self._settings.base_url.host, self._adapter.rate_scope)
+            return RateBudgets(
+                endpoint,
+                shared=(store, key, self._retry.attempt_timeout),  # type: ignore[arg-type]
+            )
+        return RateBudgets(endpoint, reserve=self._fleet_owner)
 
     async def __aexit__(
         self,
@@ -339,7 +354,7 @@ class Client:
         await self._fleet.store.add_intent(
             record_id=record_id,
             provider=runtime.name,
-            endpoint=runtime.host,
+            endpoint=runtime.endpoint,
             scope=rate_scope,
             request=request,
             notify=scope_key(runtime.name, runtime.host, rate_scope),
@@ -360,8 +375,17 @@ class Client:
             self._adapter.submit(request)  # builds the create, where validation happens
         return request
 
-    async def resume(self, token: str) -> Job:
-        """The job a token names (from `Job.token`), with its state read from the vendor."""
+    async def resume(self, token: str, *, start_next_stage: bool = False) -> Job:
+        """The job a token names (from `Job.token`), with its state read from the vendor.
+
+        A staged job (an EduMate PDF job) resumed from an earlier stage's token starts
+        its next stage only where that is known to be safe: this client made the job,
+        or its store records it. Otherwise nothing says whether the process that made
+        the token started that stage already, and the job ends FAILED with code
+        `next_stage_unknown` when its stage ends (never a silent second job).
+        `start_next_stage=True` takes charge of the later stages anyway: for when you
+        know the process that made the token ended before starting them.
+        """
         runtime = self._running
         parsed = JobToken.decode(token)
         if parsed.provider != self.provider:
@@ -375,20 +399,27 @@ class Client:
                 f"{runtime.scheme}://{runtime.host}" + (f":{runtime.port}" if runtime.port else "")
             )
         job_id = parsed.job_id
+        # Only a job this client's store records may have its next stage started here
+        # (a staged job): a bare token of an earlier stage may have gone on elsewhere.
+        owned = start_next_stage
         if self._engine.find(self.provider, job_id) is None and self._durable is not None:
             # A token of an earlier stage of a staged job: the store knows its later id.
-            record = await self._durable.store.find(self.provider, runtime.host, job_id)
+            record = await self._durable.store.find(self.provider, runtime.endpoint, job_id)
             if record is not None and record.job_id is not None:
                 job_id = record.job_id
+            # A job the store saw end is never taken further, nor one it only adopted
+            # (resumed by token before, with no request: it was made elsewhere).
+            ended = record is not None and record.status is not None and record.status.is_terminal
+            owned = owned or (record is not None and record.request is not None and not ended)
         tracked = self._engine.find(self.provider, job_id)
         if tracked is not None:
             return Job(self._engine, tracked)
         snapshot = await self._fetch(runtime, job_id)
-        job = self._job(runtime, snapshot)
+        job = Job(self._engine, self._engine.track(runtime, snapshot, owns_stages=owned))
         if self._durable is not None and self._durable.record_of(job._tracked) is None:  # noqa: SLF001
             record_id = await self._durable.store.adopt(
                 record_id=uuid.uuid4().hex,
-                endpoint=runtime.host,
+                endpoint=runtime.endpoint,
                 scope=self._adapter.rate_scope,
                 snapshot=snapshot,
             )

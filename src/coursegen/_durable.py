@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from contextlib import AsyncExitStack
 
+    import httpx
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -76,6 +77,10 @@ class Durability:
         self.unknown = 0  # creates whose outcome this client found unknown on recovery
         # Store ids this client's recovery took up: a fleet owner sends every other intent.
         self.taken: set[str] = set()
+        # Creates between their claim (SENDING) and their outcome: a fleet's handover
+        # waits for none to be left (`quiet`), woken by the last one, not by polling.
+        self.sending = 0
+        self._quiet: anyio.Event | None = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -159,7 +164,7 @@ class Durability:
             await store.add_intent(
                 record_id=record_id,
                 provider=runtime.name,
-                endpoint=runtime.host,
+                endpoint=runtime.endpoint,
                 scope=runtime.adapter.rate_scope,
                 request=request,
             )
@@ -179,6 +184,45 @@ class Durability:
             raise StoreError(
                 f"create {record_id} was taken by another client of this store: it sends it"
             )
+        self.began_sending()
+        try:
+            return await self._on_the_wire(
+                runtime,
+                engine,
+                http_request,
+                record_id=record_id,
+                sent_at=sent_at,
+                idempotent=idempotent,
+                awaits_webhook=awaits_webhook,
+            )
+        finally:
+            self.ended_sending()
+
+    def began_sending(self) -> None:
+        """A claimed create is going on the wire."""
+        self.sending += 1
+
+    def ended_sending(self) -> None:
+        """A create's outcome is recorded (or it failed): wake `quiet` if it was the last."""
+        self.sending -= 1
+        if not self.sending and self._quiet is not None:
+            self._quiet.set()
+            self._quiet = None
+
+    async def _on_the_wire(
+        self,
+        runtime: ProviderRuntime,
+        engine: Engine,
+        http_request: httpx.Request,
+        *,
+        record_id: str,
+        sent_at: float | None,
+        idempotent: bool,
+        awaits_webhook: bool,
+    ) -> Tracked:
+        """The claimed create on the wire, and its outcome recorded."""
+        store = self.store
+        adapter = runtime.adapter
         try:
             snapshot = await runtime.sender.send(
                 Operation.SUBMIT,
@@ -203,6 +247,13 @@ class Durability:
             self.remember(tracked, record_id)
         return tracked
 
+    async def quiet(self) -> None:
+        """Return once no create of this client is between its claim and its outcome."""
+        while self.sending:
+            if self._quiet is None:
+                self._quiet = anyio.Event()
+            await self._quiet.wait()
+
     # -- recovery -----------------------------------------------------------------------
 
     async def recover(
@@ -223,7 +274,9 @@ class Durability:
         if not enabled:
             self._done()
             return
-        rows = await self.store.unfinished(runtime.name, runtime.host, runtime.adapter.rate_scope)
+        rows = await self.store.unfinished(
+            runtime.name, runtime.endpoint, runtime.adapter.rate_scope
+        )
         resend: list[JobRecord] = []
         self.taken.update(row.id for row in rows)
         for row in rows:
@@ -316,7 +369,11 @@ class Durability:
 
             snapshot = Snapshot(job_id=row.job_id, provider=runtime.name, status=JobStatus.PENDING)
         age = (datetime.now(UTC) - row.created_at).total_seconds() * runtime.time_scale
-        tracked = engine.track(runtime, snapshot, elapsed=max(age, 0.0))
+        # A row adopted from a token (no request: made elsewhere) never starts a later
+        # stage of a staged job; one this store saw created does (see `Client.resume`).
+        tracked = engine.track(
+            runtime, snapshot, elapsed=max(age, 0.0), owns_stages=row.request is not None
+        )
         self.remember(tracked, row.id)
         self._recovered.append(tracked)
         return tracked
@@ -339,7 +396,7 @@ class Durability:
         """Match a webhook to the store (see `Client.reconcile`)."""
         if event.job_id is None:
             return None
-        known = await self.store.find(runtime.name, runtime.host, event.job_id)
+        known = await self.store.find(runtime.name, runtime.endpoint, event.job_id)
         if known is not None:
             tracked = engine.find(runtime.name, event.job_id)
             snapshot = await confirm(event.job_id)
@@ -351,7 +408,7 @@ class Durability:
         candidates = [
             row
             for row in candidates
-            if row.endpoint == runtime.host and row.scope == runtime.adapter.rate_scope
+            if row.endpoint == runtime.endpoint and row.scope == runtime.adapter.rate_scope
         ]
         if not candidates:
             return None

@@ -28,6 +28,9 @@ is read before the vendor discards it). What happens meanwhile depends on the fa
   from its last change of state if later: a queued job's timeout has not begun).
 
 So a vendor outage never silently drops a job. Only a `NotFound` ends following early.
+A job the vendor still calls running at its deadline stops being followed there, unless
+someone waits on it without a timeout (`wait(timeout=None)`): then it is followed on, its
+polls backed off to `_RETRY_CAP`, with a `JobTimeout` in `last_error` saying it is overdue.
 
 `on_change`, if given, is called with a job's record each time what is known of it
 changes (a new state, a failed poll, the end of following): the client's store hears of
@@ -54,12 +57,14 @@ from ._durations import DurationModel
 from ._errors import (
     CourseGenError,
     JobTimeout,
+    MalformedResponse,
     NotFound,
     ProviderUnavailable,
     RateLimited,
+    SubmitOutcomeUnknown,
     TransportError,
 )
-from ._job import JobToken
+from ._job import SANDBOX_ENDPOINT, JobToken
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -145,6 +150,14 @@ class ProviderRuntime:
         return self.adapter.name
 
     @property
+    def endpoint(self) -> str:
+        """Where the jobs live, as the store records it: the vendor's host, or for an
+        in-process sandbox `sandbox:` and the host it stands in for (its jobs end with
+        its process: no client of the real vendor may take them up, and a command
+        reading the store can say so without a key)."""
+        return f"{SANDBOX_ENDPOINT}{self.host}" if self.sandbox else self.host
+
+    @property
     def policy(self) -> PollPolicy:
         return self.adapter.policy
 
@@ -185,11 +198,15 @@ class Tracked:
         "listeners",
         "next_at",
         "next_due",
+        "overdue_polls",
+        "owns_stages",
+        "patient",
         "poll_request",
         "runtime",
         "settled_signal",
         "snapshot",
         "stage_ends",
+        "started_at",
         "state",
         "submitted_at",
     )
@@ -203,14 +220,22 @@ class Tracked:
         submitted: bool,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> None:
         self.runtime = runtime
+        # This client may start the job's next stage (a `StagedAdapter`'s): it made the
+        # job, or its store records it. False for a token of an earlier stage resumed
+        # with no record of it: another process may have started that stage already.
+        self.owns_stages = owns_stages
         # A webhook will announce the end: polls are only a fallback for a lost one.
         self.awaits_webhook = awaits_webhook
         # Loop time of the first webhook about the job: the vendor sent it at the end.
         self.hinted_at: float | None = None
         # Loop time of the create, when this client made the job: the start of its age.
         self.submitted_at = now if submitted else None
+        # Loop time from which the learnt plan counts the job's age: its create, then its
+        # last answer that said it was still queued (a queue's wait is not its work).
+        self.started_at = self.submitted_at
         self.job_id = snapshot.job_id
         # The ids of the stages before this one (a `StagedAdapter`'s job), oldest first.
         self.former_ids: tuple[str, ...] = ()
@@ -231,6 +256,10 @@ class Tracked:
         # most jobs of a fleet have nobody watching each of their steps.
         self.changed_signal: anyio.Event | None = None
         self.interest = 0
+        # Waiters without a timeout: while any waits, the deadline does not end following.
+        self.patient = 0
+        # Polls answered since the deadline passed with a patient waiter (their backoff).
+        self.overdue_polls = 0
         self.state = _State.IDLE
         self.heap_seq = -1
         self.last_polled = now  # loop time of the last answer about this job
@@ -314,6 +343,7 @@ class Engine:
         submitted: bool = False,
         elapsed: float = 0.0,
         awaits_webhook: bool = False,
+        owns_stages: bool = True,
     ) -> Tracked:
         """The one record of this job in this client, made from its first snapshot.
 
@@ -321,6 +351,7 @@ class Engine:
         `elapsed` is how many vendor seconds old the job was when we saw it (a job
         recovered from a store), which brings its deadline closer.
         `awaits_webhook` that the vendor will call back at its end (polls are a fallback).
+        `owns_stages` False: never start the job's next stage (see `Tracked`).
         """
         key = (runtime.name, snapshot.job_id)
         tracked = self._tracked.get(key)
@@ -333,6 +364,7 @@ class Engine:
                 submitted=submitted,
                 elapsed=elapsed,
                 awaits_webhook=awaits_webhook,
+                owns_stages=owns_stages,
             )
             tracked.next_at = now + self._interval(tracked, snapshot, changed=True, now=now)
             if self._keep_results:
@@ -501,13 +533,20 @@ class Engine:
         request = adapter.next_stage(snapshot)
         if request is None:
             return snapshot
+        if not tracked.owns_stages:
+            return self._stage_not_ours(tracked, snapshot, request)
         # The end of a stage is a step of the job: watchers see it (a document chunked)
         # before the next stage's create is sent, and then the switch of id.
         ended = stamp(snapshot)
         self.observe(tracked, ended)
-        following = await tracked.runtime.sender.send(
-            Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
-        )
+        try:
+            following = await tracked.runtime.sender.send(
+                Operation.SUBMIT, request, partial(adapter.read_stage, snapshot)
+            )
+        except (SubmitOutcomeUnknown, MalformedResponse) as exc:
+            # Sent, and the vendor may hold the next stage's job under an id we never
+            # read: sending it again could make a second one. The job ends here, said so.
+            return self._stage_unknown(tracked, snapshot, request, exc)
         # The former id still names this job: a token taken before the switch resumes
         # it here rather than starting the next stage a second time.
         tracked.former_ids += (tracked.job_id,)
@@ -517,6 +556,62 @@ class Engine:
         tracked.poll_request = None  # it asked about the stage before
         self._tracked[(tracked.runtime.name, tracked.job_id)] = tracked
         return following
+
+    @staticmethod
+    def _stage_not_ours(tracked: Tracked, snapshot: Snapshot, request: httpx.Request) -> Snapshot:
+        """The terminal snapshot of a staged job resumed from an earlier stage's token
+        with no record of it, once that stage ended: FAILED, code `next_stage_unknown`.
+        The next stage is not started here: the process that made the token (or any
+        other holding it) may have started it already, and a second one would be a
+        duplicate the vendor cannot tell apart."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"stage {stage - 1} ended, and this client did not start stage {stage} "
+            f"({request.method} {request.url.path}): the token names stage {stage - 1}, "
+            "and nothing here records whether another process (the one that made the "
+            "token) started the next stage already; starting it again could make a "
+            "second job. Resume the token the job gives once its next stage began, or "
+            "use a job store (connect(store=...)) in every process that follows it; to "
+            "go on from what stage "
+            f"{stage - 1} made, submit a new request from it (its answer is in raw)"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="next_stage_unknown"),
+            raw=snapshot.raw,
+        )
+
+    @staticmethod
+    def _stage_unknown(
+        tracked: Tracked,
+        snapshot: Snapshot,
+        request: httpx.Request,
+        exc: SubmitOutcomeUnknown | MalformedResponse,
+    ) -> Snapshot:
+        """The terminal snapshot of a staged job whose next stage's create was sent and
+        its answer lost or unreadable: FAILED, code `submit_outcome_unknown`, so that no
+        poll, resume or recovery (the store keeps it terminal) sends it a second time."""
+        stage = len(tracked.former_ids) + 2
+        why = (
+            f"the create of stage {stage} ({request.method} {request.url.path}) was sent "
+            f"but its answer was {'unreadable' if isinstance(exc, MalformedResponse) else 'lost'} "
+            f"({type(exc).__name__}): the vendor may be running that stage under a job id "
+            "coursegen never learnt, so it was not sent again (that could start a second "
+            "one); submit the request again for a new job"
+        )
+        return Snapshot(
+            job_id=tracked.job_id,
+            provider=tracked.runtime.name,
+            status=JobStatus.FAILED,
+            vendor_status=snapshot.vendor_status,
+            progress=snapshot.progress,
+            error=JobErrorInfo(why, code="submit_outcome_unknown"),
+            raw=snapshot.raw,
+        )
 
     @staticmethod
     def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:
@@ -597,6 +692,38 @@ class Engine:
             token=JobToken(runtime.name, tracked.job_id, runtime.host).encode(),
         )
 
+    def _overdue(self, tracked: Tracked, now: float) -> bool:
+        """Keep following `tracked` past its deadline for a waiter without a timeout:
+        polls back off from the cadence to `_RETRY_CAP` (never past a fifth of the
+        vendor's `result_ttl`); True the first time, when `last_error` starts saying so."""
+        runtime = tracked.runtime
+        policy = runtime.policy
+        first = tracked.overdue_polls == 0
+        tracked.overdue_polls += 1
+        tracked.following = True
+        cap = max(_RETRY_CAP, policy.interval)
+        if policy.result_ttl is not None:
+            cap = max(min(cap, policy.result_ttl / 5), policy.min_interval)
+        pause = min(cap, policy.interval * 2 ** min(tracked.overdue_polls, 32))
+        pause *= 1.0 + self._rng.random() * _JITTER
+        tracked.next_at = max(tracked.next_at, now + runtime.to_loop(pause))
+        tracked.last_error = JobTimeout(
+            f"{runtime.name} job {tracked.job_id} is past its "
+            f"{policy.job_timeout:g} s deadline (last seen {tracked.snapshot.status.value}); "
+            "it is still followed, every "
+            f"{pause:.0f} s or so, because a wait without a timeout is on it",
+            snapshot=tracked.snapshot,
+            token=JobToken(
+                runtime.name,
+                tracked.job_id,
+                runtime.host,
+                scheme=runtime.scheme,
+                port=runtime.port,
+                sandbox=runtime.sandbox,
+            ).encode(),
+        )
+        return first
+
     def observe(self, tracked: Tracked, snapshot: Snapshot) -> None:
         """Record an answer about `tracked` and plan its next poll."""
         if tracked.snapshot.status.is_terminal and not snapshot.status.is_terminal:
@@ -605,7 +732,12 @@ class Engine:
         now = anyio.current_time()
         changed = not snapshot.same_state(tracked.snapshot)
         self._learn(tracked, snapshot, now)
-        recovered = tracked.last_error is not None
+        if snapshot.status is JobStatus.PENDING and tracked.started_at is not None:
+            tracked.started_at = now  # still queued: its work, and its plan, begin later
+        # A poll failed before this answer (an overdue job's `JobTimeout` is no failure).
+        recovered = tracked.last_error is not None and not isinstance(
+            tracked.last_error, JobTimeout
+        )
         tracked.snapshot = snapshot
         tracked.error = tracked.last_error = None
         tracked.failures = 0
@@ -620,7 +752,13 @@ class Engine:
             )
         if snapshot.status.is_terminal:
             tracked.following = False
-        elif tracked.following and now >= tracked.deadline:
+        elif now < tracked.deadline:
+            tracked.overdue_polls = 0
+        elif tracked.patient > 0:
+            # Past the deadline, a waiter without a timeout still waits: following goes
+            # on, backed off, and `last_error` says the job is overdue.
+            changed = self._overdue(tracked, now) or changed
+        elif tracked.following:
             self._stop_at_deadline(tracked)
             changed = True
         if changed or recovered or snapshot.status.is_terminal:
@@ -657,21 +795,22 @@ class Engine:
     def _learn(tracked: Tracked, snapshot: Snapshot, now: float) -> None:
         """Feed the provider's duration model with a job seen ending now."""
         ended = snapshot.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-        if not ended or tracked.submitted_at is None or tracked.snapshot.status.is_terminal:
+        started = tracked.started_at
+        if not ended or started is None or tracked.snapshot.status.is_terminal:
             return
         if tracked.hinted_at is not None:
             # The vendor called back when the job ended: its end is known, not guessed.
-            estimate = tracked.hinted_at - tracked.submitted_at
+            estimate = tracked.hinted_at - started
             tracked.runtime.durations.observe(estimate * tracked.runtime.time_scale)
             return
-        # It ended between the last answer that said "not yet" and this one: the middle,
-        # unless that gap is longer than the provider's cadence (a learnt plan's first poll
-        # comes long after the create, when no job ends that early): then in the cadence
-        # before now, else the plan's early first polls would drag every estimate earlier.
+        # It ended between the last answer that said "not yet" and this one: the model
+        # is told both ages, and works out where in between jobs usually end.
         runtime = tracked.runtime
-        gap = min(now - tracked.last_polled, runtime.to_loop(runtime.policy.interval))
-        estimate = now - gap / 2 - tracked.submitted_at
-        runtime.durations.observe(estimate * runtime.time_scale)
+        scale = runtime.time_scale
+        runtime.durations.observe_between(
+            (tracked.last_polled - started) * scale,
+            (now - started) * scale,
+        )
 
     def _interval(
         self, tracked: Tracked, snapshot: Snapshot, *, changed: bool, now: float
@@ -689,11 +828,15 @@ class Engine:
         if snapshot.poll_after is not None:
             candidates.append(snapshot.poll_after)
         planned = None
-        if tracked.submitted_at is not None:
-            age = (now - tracked.submitted_at) * runtime.time_scale
+        if tracked.started_at is not None:
+            age = (now - tracked.started_at) * runtime.time_scale
             longest = policy.max_interval if policy.max_interval is not None else _LONGEST_PLAN
-            planned = runtime.durations.next_poll(age, policy.min_interval, longest)
+            draw = self._rng.random()
+            planned = runtime.durations.next_poll(age, policy.min_interval, longest, draw)
         if planned is not None:
+            if policy.result_ttl is not None:
+                # However sure the plan is, a result is read before the vendor drops it.
+                planned = min(planned, max(policy.result_ttl / 5, policy.min_interval))
             candidates.append(planned)
         elif snapshot.poll_after is None:
             candidates.append(tracked.cadence)
@@ -710,15 +853,22 @@ class Engine:
     # -- interest -----------------------------------------------------------------------
 
     @contextmanager
-    def interest(self, tracked: Tracked, *, now_ok: bool = False) -> Iterator[None]:
+    def interest(
+        self, tracked: Tracked, *, now_ok: bool = False, patient: bool = False
+    ) -> Iterator[None]:
         """Keep `tracked` polled while the block runs.
 
         `now_ok` asks for a poll as soon as the vendor's floor allows, ignoring the
-        cadence and the hint (an explicit refresh).
+        cadence and the hint (an explicit refresh). `patient` is a waiter without a
+        timeout: while one waits, the job's deadline does not end following it.
         """
         tracked.interest += 1
+        if patient:
+            tracked.patient += 1
         try:
             if not tracked.snapshot.status.is_terminal:
+                if patient:
+                    tracked.following = True
                 if tracked.error is not None:
                     tracked.error = None  # a new waiter asks again
                 now = anyio.current_time()
@@ -730,3 +880,5 @@ class Engine:
             yield
         finally:
             tracked.interest -= 1
+            if patient:
+                tracked.patient -= 1

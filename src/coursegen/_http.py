@@ -26,6 +26,7 @@ This is the only place coursegen talks to the network. The policy, in order:
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -51,6 +52,7 @@ from ._redact import Redactor
 
 if TYPE_CHECKING:
     import random
+    import ssl
     from collections.abc import Callable, Mapping
 
     from ._adapter import Adapter
@@ -83,14 +85,26 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once per process: making one loads the CA
+    bundle (a tenth of a second or more), and every client makes two pools."""
+    return httpx.create_ssl_context()
+
+
 class NoCookiesClient(httpx.AsyncClient):
     """The `httpx.AsyncClient` a client makes for itself when none is given: no cookies.
 
     A cookie a vendor set would also be sent back by every later request of the pool,
     to every job's poll, which no vendor documents: keys are the only credential.
+    Its TLS context is the process's one (`_ssl_context`), unless `verify` is given.
     """
 
     _no_cookies = _NoCookies()
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("verify", _ssl_context())
+        super().__init__(**kwargs)
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -247,6 +261,8 @@ class Sender:
         budget = self.budget(operation)
         if budget is not None and reserved_at is None:
             reserved_at = await budget.acquire()
+        elif budget is not None and budget.shared and reserved_at is not None:
+            await budget.admit(reserved_at)  # the engine took the local place only
         failures: list[CourseGenError] = []
         in_air = _InAir()
         safe_to_repeat = operation is not Operation.SUBMIT or idempotent
@@ -367,6 +383,8 @@ class Sender:
             in_air.unsafe = False
             if budget is not None and sent_at is not None:
                 budget.settle(sent_at, anyio.current_time())
+                if budget.shared:
+                    await budget.settle_shared(sent_at)
 
     def _deadline_passed(
         self,

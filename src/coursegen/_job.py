@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["CourseJob", "Job", "JobToken"]
 
 _TOKEN_PREFIX = "cg1."  # noqa: S105 - a format marker, not a secret
+SANDBOX_ENDPOINT = "sandbox:"
+"""The prefix of a store endpoint whose jobs lived in an in-process sandbox."""
 DEFAULT = object()
 """`timeout=DEFAULT` means the provider's own job timeout (its `PollPolicy.job_timeout`)."""
 
@@ -162,13 +165,17 @@ class Job:
     @property
     def following(self) -> bool:
         """True while the client follows the job to its end (without anyone waiting):
-        False once it ended, or outlived its deadline (`PollPolicy.job_timeout`)."""
+        False once it ended, or outlived its deadline (`PollPolicy.job_timeout`), unless
+        a `wait(timeout=None)` is on it: that keeps it followed past the deadline."""
         return self._tracked.following
 
     @property
     def last_error(self) -> CourseGenError | None:
         """Why the last poll failed, while polls fail (an outage); None once one succeeds.
-        Following goes on meanwhile, with backoff."""
+        Following goes on meanwhile, with backoff.
+
+        Past the job's deadline, while a `wait(timeout=None)` keeps it followed, a
+        `JobTimeout` saying so (the vendor still answers "running"; polls back off)."""
         return self._tracked.last_error
 
     async def refresh(self) -> Snapshot:
@@ -196,6 +203,8 @@ class Job:
 
         `timeout` is in seconds (None: no deadline; default: the provider's job timeout).
         On the deadline it raises `JobTimeout`; the job itself goes on at the vendor.
+        With None, a job that outlives its own deadline (`PollPolicy.job_timeout`) is
+        still followed, at a backed-off cadence, and `following`/`last_error` say so.
         A vendor outage (network faults, 5xx, 429 past a poll's retries) is waited out:
         `last_error` says what fails meanwhile, and `JobTimeout` carries it as its cause.
         Any other poll failure (a revoked key, an unreadable answer) is raised at once.
@@ -203,7 +212,8 @@ class Job:
         tracked = self._tracked
         seconds = self._deadline(timeout)
         try:
-            with anyio.fail_after(seconds), self._engine.interest(tracked):
+            patient = math.isinf(seconds)
+            with anyio.fail_after(seconds), self._engine.interest(tracked, patient=patient):
                 while not tracked.snapshot.status.is_terminal:
                     await tracked.until_settled().wait()
                     if tracked.error is not None and not tracked.snapshot.status.is_terminal:

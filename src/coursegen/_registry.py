@@ -156,6 +156,11 @@ class Registry:
         # A plugin is usually named after its provider: load that one alone first, so a
         # lookup imports one provider's modules, not every installed one's.
         with self._lock:
+            # Found before: no scan of the installed distributions (tens of milliseconds
+            # each, and a fleet's worker connects once per scope it takes).
+            known_info = self._providers.get(name) if self._providers is not None else None
+            if known_info is not None:
+                return known_info
             if not self._loaded:
                 self._load_entry_points(named=name)
                 if self._providers is None:

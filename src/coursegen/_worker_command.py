@@ -45,6 +45,12 @@ def add_parser(commands: Any) -> None:
         "--stalled-after", type=float, default=6.0, help="seconds without a beat: stalled"
     )
     worker.add_argument("--grace", type=float, default=10.0, help="seconds a handover waits")
+    worker.add_argument(
+        "--db-timeout",
+        type=float,
+        default=5.0,
+        help="seconds a statement waits for a database connection before it fails",
+    )
     worker.add_argument("--speed", type=float, default=None, help="a served sandbox's speed")
 
 
@@ -70,6 +76,7 @@ def run_command(
         heartbeat=args.heartbeat,
         stalled_after=args.stalled_after,
         grace=args.grace,
+        db_timeout=args.db_timeout,
         speed=args.speed,
     )
     out.write(f"coursegen worker {fleet.name}: {len(targets)} targets\n")

@@ -32,13 +32,13 @@ from ._config import connect
 from ._errors import (
     ConfigurationError,
     CourseGenError,
-    JobError,
     ProviderError,
+    StoreError,
     UnsupportedFeature,
 )
 from ._features import UnsupportedFeatureWarning
 from ._fleet import local
-from ._job import JobToken
+from ._job import SANDBOX_ENDPOINT, JobToken
 from ._json import converter
 from ._models import (
     Assessment,
@@ -70,6 +70,7 @@ DEFAULT_SANDBOX = {"generate": "learningstudio", "assess": "edumate", "batch": "
 DEFAULT_SANDBOX_SPEED = 20.0
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_PROVIDER, EXIT_BROKEN_PLUGIN = 0, 1, 2, 3, 4
+EXIT_UNFINISHED = _batch.EXIT_UNFINISHED
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 EXIT_CODES = f"""\
 exit codes (stable):
@@ -78,6 +79,7 @@ exit codes (stable):
   {EXIT_USAGE}    usage or configuration error (bad option, unknown provider, missing key)
   {EXIT_PROVIDER}    the vendor or the network said no (HTTP error, unreadable answer)
   {EXIT_BROKEN_PLUGIN}    providers --check: a plugin failed to load
+  {EXIT_UNFINISHED}    batch: some rows did not end (outcome unknown or deadline); rerun it
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
   {EXIT_BROKEN_PIPE}  the output was closed early (e.g. piped into head)
 """
@@ -579,14 +581,20 @@ async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) 
         err.write(f"  coursegen wait {job.token}\n")
         return EXIT_JOB_FAILED
     progress.done()
-    snapshot = job.snapshot
+    return _print_outcome(job.snapshot, job.token, args, out, err)
+
+
+def _print_outcome(
+    snapshot: Snapshot, token: str, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    """A job's end: its result (or why there is none), and the exit code for it."""
     if args.json:
-        _print_snapshot(snapshot, job.token, out, as_json=True)
+        _print_snapshot(snapshot, token, out, as_json=True)
         return EXIT_OK if snapshot.status is JobStatus.SUCCEEDED else EXIT_JOB_FAILED
-    try:
-        result = await job.result()  # the watch above saw the end: nothing to wait for
-    except JobError as exc:
-        err.write(f"{exc}\n")
+    result = snapshot.result
+    if snapshot.status is not JobStatus.SUCCEEDED or result is None:
+        why = snapshot.error.message if snapshot.error else "no reason given"
+        err.write(f"{snapshot.provider} job {snapshot.job_id} {snapshot.status.value}: {why}\n")
         return EXIT_JOB_FAILED
     if isinstance(result, Course):
         _print_course(result, out)
@@ -594,7 +602,7 @@ async def _follow(job: Job, args: argparse.Namespace, out: TextIO, err: TextIO) 
         _print_assessment(result, out)
     if snapshot.cost:
         out.write(f"  {'cost:':13} {snapshot.cost.amount} {snapshot.cost.currency}\n")
-    out.write(f"  {'token:':13} {job.token}\n")
+    out.write(f"  {'token:':13} {token}\n")
     return EXIT_OK
 
 
@@ -617,9 +625,28 @@ async def _token(args: argparse.Namespace) -> str:
     return record.token
 
 
+async def _ended_in_a_sandbox(args: argparse.Namespace, token: JobToken) -> Snapshot | None:
+    """The stored end of a job an in-process sandbox ran, if the store has it: such a job
+    can be shown from the store, never followed (its sandbox ended with its command)."""
+    if not token.sandbox or args.provider:
+        return None
+    try:
+        async with open_store(_store_url(args)) as store:
+            record = await store.find(token.provider, SANDBOX_ENDPOINT + token.host, token.job_id)
+    except StoreError:
+        return None  # no store to read: say the job cannot be followed, as without one
+    snapshot = record.snapshot if record is not None else None
+    return snapshot if snapshot is not None and snapshot.status.is_terminal else None
+
+
 async def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = await _token(args)
-    async with _client_for(args, err, JobToken.decode(text)) as client:
+    token = JobToken.decode(text)
+    ended = await _ended_in_a_sandbox(args, token)
+    if ended is not None:
+        _print_snapshot(ended, text, out, as_json=args.json)
+        return EXIT_OK
+    async with _client_for(args, err, token) as client:
         job = await client.resume(text)
         _print_snapshot(job.snapshot, job.token, out, as_json=args.json)
     return EXIT_OK
@@ -627,7 +654,11 @@ async def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 async def _wait(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     text = await _token(args)
-    async with _client_for(args, err, JobToken.decode(text)) as client:
+    token = JobToken.decode(text)
+    ended = await _ended_in_a_sandbox(args, token)
+    if ended is not None:
+        return _print_outcome(ended, text, args, out, err)
+    async with _client_for(args, err, token) as client:
         job = await client.resume(text)
         return await _follow(job, args, out, err)
 

@@ -317,9 +317,14 @@ class SyncClient:
         """Create a job at the vendor (see `Client.submit`)."""
         return SyncJob(self, self.call(self._client.submit, request))
 
-    def resume(self, token: str) -> SyncJob:
+    def resume(self, token: str, *, start_next_stage: bool = False) -> SyncJob:
         """The job a token names (see `Client.resume`)."""
-        return SyncJob(self, self.call(self._client.resume, token))
+        return SyncJob(
+            self,
+            self.call(
+                functools.partial(self._client.resume, start_next_stage=start_next_stage), token
+            ),
+        )
 
     def as_completed(self, jobs: Iterable[SyncJob]) -> Iterator[SyncJob]:
         """Yield each job as it ends (or its polling fails for good), first finished first."""

@@ -20,6 +20,12 @@ minutes of vendor time pass in milliseconds and every timing is exact at speed 1
 Integrators get the same simulators for their own tests: `pytest_plugins =
 ["coursegen.testing"]` adds the `coursegen_sandbox` fixture, a factory of sandboxed
 clients (`async with coursegen_sandbox("learningstudio") as client: ...`).
+
+A provider's own tests need the same scaffolding whoever writes them, and it is here:
+`VendorFixtures` (the vendor's example payloads as canned answers), `answer`,
+`sent_json`, the `no_requests_built` fixture, `vendor_client` (an HTTP client on a
+simulator), `WebhookReceiver`, `mocked_client` (a client on a respx router) and
+`simulator_imports`.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 import pytest
 
 from ._adapter import Exporter, PublicPages, WebhookReader
 from ._config import connect
 from ._errors import (
     AuthenticationError,
+    ConfigurationError,
     InvalidRequest,
     JobFailed,
     MalformedResponse,
@@ -41,8 +49,19 @@ from ._errors import (
 )
 from ._features import UnsupportedFeatureWarning
 from ._http import RetryPolicy
-from ._models import Assessment, Course, CourseRequest, JobStatus
+from ._models import Assessment, AssessmentRequest, Course, CourseRequest, JobStatus
 from ._registry import default_registry
+from ._settings import Settings
+from ._testkit import (
+    VendorFixtures,
+    WebhookReceiver,
+    answer,
+    mocked_client,
+    no_requests_built,
+    sent_json,
+    simulator_imports,
+    vendor_client,
+)
 from ._virtual_time import VirtualClockEventLoop
 
 if TYPE_CHECKING:
@@ -54,9 +73,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ProviderContract",
+    "VendorFixtures",
     "VirtualClockEventLoop",
+    "WebhookReceiver",
+    "answer",
     "coursegen_sandbox",
+    "mocked_client",
+    "no_requests_built",
     "real_backend",
+    "sent_json",
+    "simulator_imports",
+    "vendor_client",
     "virtual_backend",
 ]
 
@@ -171,6 +198,63 @@ class ProviderContract:
         assert 0 < policy.min_interval <= policy.interval  # noqa: S101
         assert policy.job_timeout > policy.interval  # noqa: S101
         assert type(self.request) in info.adapter.capabilities.request_kinds  # noqa: S101
+
+    def test_the_simulator_imports_only_the_toolkit(self) -> None:
+        """The simulator imports nothing of coursegen but `coursegen.sandbox`: it cannot
+        mirror its adapter's bugs, only the vendor's documented behaviour."""
+        info = default_registry().get(self.provider)
+        assert info.sandbox is not None  # noqa: S101
+        assert simulator_imports(info.sandbox()) == {"coursegen.sandbox"}  # noqa: S101
+
+    def adapter_for(self, **settings: Any) -> Any:
+        """The provider's adapter made from `settings` alone (sans-I/O: nothing is sent);
+        the vendor's default base URL and a made-up key unless given."""
+        adapter = default_registry().get(self.provider).adapter
+        settings.setdefault("base_url", adapter.default_base_url)
+        settings.setdefault("api_key", "contract-key-0123456789")
+        return adapter.from_settings(Settings(provider=self.provider, **settings))
+
+    def test_another_request_kind_is_unsupported(self) -> None:
+        """`submit` of a request kind the provider does not make raises UnsupportedFeature
+        naming the provider, before anything is built."""
+        kinds = default_registry().get(self.provider).adapter.capabilities.request_kinds
+        others = [
+            request
+            for request in (CourseRequest(subject="Knots"), AssessmentRequest(topic="Knots"))
+            if type(request) not in kinds
+        ]
+        if not others:
+            pytest.skip("this provider makes every kind of request")
+        for request in others:
+            with pytest.raises(UnsupportedFeature) as caught:
+                self.adapter_for().submit(request)
+            assert caught.value.provider == self.provider  # noqa: S101
+
+    def test_a_base_url_of_another_scheme_is_refused(self) -> None:
+        """Only http and https bases are accepted: `ConfigurationError` saying so."""
+        with pytest.raises(ConfigurationError, match="http or https"):
+            self.adapter_for(base_url="ftp://vendor.example")
+
+    @pytest.mark.parametrize("missing", [None, ""])
+    def test_a_missing_key_names_every_way_to_set_it(self, missing: str | None) -> None:
+        """Without a key, `from_settings` raises ConfigurationError naming the vendor's
+        variable, coursegen's `COURSEGEN_<NAME>_API_KEY` and the URL form."""
+        adapter = default_registry().get(self.provider).adapter
+        if not adapter.capabilities.requires_key:
+            pytest.skip("this provider takes no key")
+        with pytest.raises(ConfigurationError) as caught:
+            self.adapter_for(api_key=missing)
+        message = str(caught.value)
+        host = httpx.URL(adapter.default_base_url).host
+        expected = [f"COURSEGEN_{self.provider.upper()}_API_KEY", f"{self.provider}://KEY@{host}"]
+        expected += [name for setting, name in adapter.env_vars.items() if setting == "api_key"]
+        missing_names = [name for name in expected if name not in message]
+        assert not missing_names, f"{message!r} does not name {missing_names}"  # noqa: S101
+
+    def test_the_key_is_not_in_the_adapters_repr(self) -> None:
+        """The adapter's repr (in tracebacks and logs) never shows the key."""
+        key = "contract-key-0123456789"
+        assert key not in repr(self.adapter_for(api_key=key))  # noqa: S101
 
     def test_capabilities_match_what_the_adapter_implements(self) -> None:
         """Each optional capability is announced exactly when its protocol is implemented."""

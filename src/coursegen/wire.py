@@ -14,10 +14,29 @@ these, so that anything unreadable becomes `MalformedResponse` with the raw body
 - `VendorAPI`: the plumbing around all of that, bound to one base URL and key: URLs,
   quoted path segments, auth and JSON headers, bodies read into wire models, typed
   errors with secrets redacted, vendor-given URLs kept on the configured host.
-- `https_problem`, `unknown_keys`: small checks every adapter writes otherwise.
+  It also checks a request's kind (`only`), reads an error body's code and message
+  in the usual shapes (`error_fields`) and a webhook's body (`webhook`, a `WebhookBody`).
+- `verify_hmac_sha256`: a webhook signature checked against the raw body, in constant time.
+- `text_option`, `whole_number_option`: a provider's own settings options, checked.
+- `job_error_info`, `fraction_of_percent`, `seconds_of_ms`, `query_params`,
+  `request_of`, `https_problem`, `unknown_keys`: small translations and checks every
+  adapter writes otherwise.
 """
 
-from ._api import VendorAPI, https_problem, unknown_keys
+from ._api import (
+    VendorAPI,
+    WebhookBody,
+    fraction_of_percent,
+    https_problem,
+    job_error_info,
+    query_params,
+    request_of,
+    seconds_of_ms,
+    text_option,
+    unknown_keys,
+    verify_hmac_sha256,
+    whole_number_option,
+)
 from ._wire import (
     camel_case,
     camel_case_converter,
@@ -32,15 +51,24 @@ from ._wire import (
 
 __all__ = [
     "VendorAPI",
+    "WebhookBody",
     "camel_case",
     "camel_case_converter",
     "error_class_for_status",
+    "fraction_of_percent",
     "https_problem",
+    "job_error_info",
     "parse_json",
     "parse_rate_limit_headers",
     "parse_retry_after",
     "provider_error",
+    "query_params",
     "read_json",
+    "request_of",
+    "seconds_of_ms",
     "structure",
+    "text_option",
     "unknown_keys",
+    "verify_hmac_sha256",
+    "whole_number_option",
 ]

@@ -38,6 +38,8 @@ import logging
 import os
 import signal
 import socket
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -84,6 +86,7 @@ def _procrastinate_conninfo(store_url: str) -> tuple[str, dict[str, Any]]:
     parts = urlsplit(store_url)
     query = dict(parse_qsl(parts.query))
     schema = query.pop("schema", None)
+    query.pop("pool_size", None)  # the store's own pool
     conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
     kwargs: dict[str, Any] = {}
     if schema is not None:
@@ -99,7 +102,12 @@ class Fleet:
     owns at once. `heartbeat` and `stalled_after` (seconds) say how soon a dead worker
     is noticed; `recover_every` how often the stalled-jobs recipe runs; `rescan` how
     often an owner looks for intents without being woken; `grace` how long a handover
-    waits for creates in flight. `speed` is passed to `connect` (served sandboxes).
+    waits for creates in flight; `db_timeout` how long a statement waits for a database
+    connection before it fails (a database gone fails the scope jobs and lets a stopping
+    worker exit, instead of hanging them). `exit_within` (seconds after SIGTERM or
+    SIGINT; default: the grace, four `db_timeout`s and 15 s) ends the process even if a
+    statement to an unreachable database never returns. `speed` is passed to `connect`
+    (served sandboxes).
     """
 
     def __init__(
@@ -113,6 +121,8 @@ class Fleet:
         recover_every: float = 1.0,
         rescan: float = 2.0,
         grace: float = 10.0,
+        db_timeout: float = 5.0,
+        exit_within: float | None = None,
         speed: float | None = None,
         name: str | None = None,
     ) -> None:
@@ -135,17 +145,22 @@ class Fleet:
         self.recover_every = recover_every
         self.rescan = rescan
         self.grace = grace
+        self.db_timeout = db_timeout
+        self.exit_within = grace + 4 * db_timeout + 15.0 if exit_within is None else exit_within
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self._scopes = {target: target_scope(url, speed=speed) for target, url in targets.items()}
         conninfo, kwargs = _procrastinate_conninfo(store)
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(conninfo=conninfo, kwargs=kwargs)
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo, kwargs=kwargs, timeout=db_timeout
+            )
         )
         self.app.task(name=TASK, queue=QUEUE, pass_context=True)(self._own_scope)
         self._store: SQLStore | None = None
         self._stopping = asyncio.Event()
         self._wakes: dict[str, asyncio.Event] = {}
         self.owned: dict[str, float] = {}  # scope key -> when this process took it
+        self._running: set[int] = set()  # procrastinate ids of the scope jobs running here
         self.statements = 0  # store statements of the scopes this process owned
 
     def __repr__(self) -> str:
@@ -156,6 +171,13 @@ class Fleet:
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         """Run until SIGTERM/SIGINT (or `stop()`), then hand the owned scopes over."""
         store = open_store(self._store_url)
+        configure = getattr(store, "configure_pool", None)
+        if configure is not None:
+            # Every owned scope writes through it: a connection per scope, up to 8 (a
+            # create's claim and its id are two commits each, which should not queue
+            # behind the other scopes' writes), unless the URL sets `pool_size`.
+            size = None if "pool_size=" in self._store_url else min(self.concurrency + 2, 8)
+            configure(size=max(size, 4) if size is not None else None, timeout=self.db_timeout)
         await store.open()
         self._store = store
         try:
@@ -165,7 +187,7 @@ class Fleet:
                 if install_signal_handlers:
                     loop = asyncio.get_running_loop()
                     for number in (signal.SIGTERM, signal.SIGINT):
-                        loop.add_signal_handler(number, self.stop)
+                        loop.add_signal_handler(number, self._signalled)
                 side = [
                     asyncio.create_task(self._listen(), name="coursegen-listen"),
                     asyncio.create_task(self._recover_forever(), name="coursegen-recover"),
@@ -186,14 +208,53 @@ class Fleet:
                 await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
                 # Fetching stops at once; the scope jobs see `_stopping`, hand over, end.
                 worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                await self._ended(worker)
                 for task in (*side, stop):
                     task.cancel()
                 await asyncio.gather(*side, stop, return_exceptions=True)
         finally:
             self._store = None
             await store.close()
+
+    async def _ended(self, worker: asyncio.Task[None]) -> None:
+        """Wait for procrastinate's worker to end: the handovers, then the scope jobs'
+        statuses. With the database gone those writes fail after `db_timeout` each; past
+        the grace and a few of those, the worker is left behind and the process goes on
+        to exit (the stalled-jobs recipe of the others takes its scopes)."""
+        limit = self.grace + 4 * self.db_timeout
+        done, _ = await asyncio.wait({worker}, timeout=limit)
+        if not done:
+            logger.error(
+                "coursegen worker %s: not stopped %.0f s after the signal (is the database "
+                "gone?): leaving its scope jobs to the stalled-jobs recovery",
+                self.name,
+                limit,
+            )
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            worker.result()  # what failed it (a database gone) fails the run
+
+    def _signalled(self) -> None:
+        """SIGTERM or SIGINT: stop, and make sure the process ends within `exit_within`
+        seconds. A partitioned network answers nothing and resets nothing: a statement
+        in flight then never returns, and no cancellation reaches the thread it runs in."""
+        if self._stopping.is_set():
+            return
+        self.stop()
+        timer = threading.Timer(self.exit_within, self._exit_now)
+        timer.daemon = True
+        timer.start()
+
+    def _exit_now(self) -> None:
+        logger.error(
+            "coursegen worker %s: still running %.0f s after the signal (the database does "
+            "not answer): exiting; the other workers' recovery takes its scopes",
+            self.name,
+            self.exit_within,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
 
     def stop(self) -> None:
         """Stop fetching scope jobs and hand the owned scopes over (what SIGTERM does)."""
@@ -237,6 +298,11 @@ class Fleet:
         )
         recovered = 0
         for job in stalled:
+            if job.id in self._running:
+                # Ours, and we are alive (we run this recipe): only our heartbeat is late,
+                # a busy loop's. Failing it would hand the scope to a newcomer who waits
+                # out a rate window before sending anything.
+                continue
             try:
                 await manager.finish_job(job, status=jobs.Status.FAILED, delete_job=False)
             except Exception as exc:  # noqa: BLE001 - another worker's recipe took it first
@@ -286,12 +352,22 @@ class Fleet:
         if store is None or url is None or self._scopes.get(target) != scope:
             logger.error("coursegen worker: no target %r for scope %s here", target, scope)
             return
+        job_id = context.job.id
+        self._running.add(job_id)
+        try:
+            await self._own(store, url, scope)
+        finally:
+            self._running.discard(job_id)
+
+    async def _own(self, store: SQLStore, url: str, scope: str) -> None:
+        """Own `scope` with a new epoch: follow its jobs, send its intents, hand it over."""
         epoch = await store.take_ownership(scope, self.name)
         fenced = store.fenced(scope, epoch)
         wake = self._wakes.setdefault(scope, asyncio.Event())
         self.owned[scope] = time.monotonic()
         logger.info("coursegen worker %s owns %s (epoch %d)", self.name, scope, epoch)
         client = connect(url, store=fenced, **_speed(self._speed))
+        client._fleet_owner = True  # noqa: SLF001 - keeps the web processes' share free
         if epoch > 1:
             await anyio.sleep(self._quiet(client))
         try:
@@ -302,7 +378,6 @@ class Fleet:
             self._wakes.pop(scope, None)
         if self._stopping.is_set() and not fenced.fence_lost:
             await self.ensure_scope_jobs()  # the handover: the successor is queued
-        del context
 
     def _quiet(self, client: Client) -> float:
         """Loop seconds to wait before a newcomer's first request: the longest rate window
@@ -324,7 +399,7 @@ class Fleet:
                 while not (self._stopping.is_set() or store.fence_lost):
                     wake.clear()
                     try:
-                        rows = await store.pending(runtime.name, runtime.host, rate_scope)
+                        rows = await store.pending(runtime.name, runtime.endpoint, rate_scope)
                     except StoreError as exc:
                         logger.warning("coursegen worker: %s: %s", scope, exc)
                         rows = []
@@ -337,7 +412,7 @@ class Fleet:
                 # Handing over: creates in flight finish; those still waiting for their
                 # budget stay PENDING for the successor.
                 with anyio.move_on_after(self.grace):
-                    await _drain(store, runtime.name, runtime.host, rate_scope)
+                    await _drain(durable, store, runtime, rate_scope, rescan=self.rescan)
                 sends.cancel_scope.cancel()
 
 
@@ -350,14 +425,27 @@ async def _send(
         logger.warning("coursegen worker: create %s left for later: %s", row.id, exc)
 
 
-async def _drain(store: SQLStore, provider: str, endpoint: str, rate_scope: str) -> None:
-    """Wait until no create of this scope is on the wire (SENDING)."""
+async def _drain(
+    durable: Durability,
+    store: SQLStore,
+    runtime: ProviderRuntime,
+    rate_scope: str,
+    *,
+    rescan: float,
+) -> None:
+    """Wait until no create of this scope is on the wire (SENDING).
+
+    The owner's own creates say when the last one ends (`Durability.quiet`: no polling);
+    the store is read once then, and again every `rescan` seconds while it still shows
+    one (a create this process did not send: the safety net, never a spin).
+    """
     while True:
+        await durable.quiet()
         sending = [
             record
-            for record in await store.jobs(provider=provider, state=SubmitState.SENDING)
-            if record.endpoint == endpoint and record.scope == rate_scope
+            for record in await store.jobs(provider=runtime.name, state=SubmitState.SENDING)
+            if record.endpoint == runtime.endpoint and record.scope == rate_scope
         ]
         if not sending:
             return
-        await anyio.sleep(0.05)
+        await anyio.sleep(rescan)

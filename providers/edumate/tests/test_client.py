@@ -288,14 +288,15 @@ async def test_a_pdf_path_is_read_by_the_client(tmp_path):
 
 
 async def test_a_pdf_job_resumes_in_another_client_from_stage_one():
-    """Stage one's token carries topic and mix: another client finishes the job."""
+    """Stage one's token carries topic and mix: another client told to take charge of
+    the later stages (`start_next_stage=True`) finishes the job."""
     sandbox = EduMateSandbox()
     async with connect(sandbox) as first:
         job = await first.submit(pdf_request())
         token = job.token
     assert sandbox.generation_jobs == []
     async with connect(sandbox) as second:
-        again = await second.resume(token)
+        again = await second.resume(token, start_next_stage=True)
         assessment = await again.result()
     assert levels(assessment) == Counter(MIX)
     assert again.id == sandbox.generation_jobs[0].id
@@ -530,3 +531,115 @@ async def test_a_stage_one_token_resumed_in_another_process_finds_stage_two(sqli
     assert again.id == sandbox.generation_jobs[0].id
     assert len(sandbox.generation_jobs) == 1
     assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_lost_answer_to_stage_twos_create_is_never_sent_again():
+    """The answer to a PDF job's `POST /chat` lost after the server queued it: the job
+    ends FAILED with code `submit_outcome_unknown` saying why, and `POST /chat` is never
+    sent a second time (no second generation job), however long the client stays open."""
+    sandbox = EduMateSandbox()
+    sandbox.faults.lost_answers = {"/chat": 1}
+    async with connect(sandbox) as client:
+        job = await client.submit(pdf_request())
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await job.result()
+        await anyio.sleep(1200.0)  # every poll the engine would still send, sent
+        again = await job.wait(timeout=None)
+    error = caught.value.snapshot.error
+    assert error.code == "submit_outcome_unknown"
+    assert "POST /chat" in error.message
+    assert "lost" in error.message
+    assert again.status is JobStatus.FAILED
+    assert not job.following
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+    assert [r.fault for r in sandbox.requests if r.path == "/chat"] == ["reset_after"]
+    assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_lost_stage_two_answer_stays_ended_for_a_process_that_recovers(
+    sqlite_store_url,
+):
+    """With a store, the job whose stage-two answer was lost is recorded as ended: a
+    client that opens the store later recovers nothing to send: no second `POST /chat`."""
+    sandbox = EduMateSandbox()
+    sandbox.faults.lost_answers = {"/chat": 1}
+    async with connect(sandbox, store=sqlite_store_url) as first:
+        job = await first.submit(pdf_request())
+        snapshot = await job.wait()
+    assert snapshot.error is not None
+    assert snapshot.error.code == "submit_outcome_unknown"
+    async with connect(sandbox, store=sqlite_store_url) as second:
+        assert await second.recovered() == []
+        record = await second.job(snapshot.job_id)
+        assert record is not None
+        assert record.status is JobStatus.FAILED
+        await anyio.sleep(600.0)
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_stage_one_token_resumed_without_a_record_never_starts_stage_two():
+    """A fresh client with no store resuming a token taken during chunking cannot know
+    whether the client that made it started the generation: it follows the chunking,
+    then ends the job FAILED with code `next_stage_unknown` (never a silent second
+    `POST /chat`), and the chunking answer, collection included, stays in `raw`."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as first:
+        job = await first.submit(pdf_request())
+        early = job.token
+        finished = await job.result()
+    async with connect(sandbox) as second:
+        again = await second.resume(early)
+        with pytest.raises(coursegen.JobFailed) as caught:
+            await again.result()
+    snapshot = caught.value.snapshot
+    assert snapshot.error.code == "next_stage_unknown"
+    assert "did not start stage 2 (POST /chat)" in snapshot.error.message
+    assert snapshot.raw["result"]["collection_name"].startswith("edu_mate_")
+    assert levels(finished) == Counter(MIX)
+    assert len(sandbox.generation_jobs) == 1
+    assert [r.path for r in sandbox.requests if r.method == "POST"] == ["/chunking", "/chat"]
+
+
+async def test_a_stage_one_token_left_during_chunking_goes_on_from_its_collection():
+    """The client that made the job closed while the PDF was chunking: a fresh client
+    without a store resuming its token starts no generation by itself; the typed end
+    names the collection, from which the user submits the generation explicitly."""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as first:
+        token = (await first.submit(pdf_request())).token
+    async with connect(sandbox) as second:
+        resumed = await second.resume(token)
+        ended = await resumed.wait()
+        assert ended.error is not None
+        assert ended.error.code == "next_stage_unknown"
+        assert not [r for r in sandbox.requests if r.path == "/chat"]
+        collection = ended.raw["result"]["collection_name"]
+        job = await second.submit(
+            AssessmentRequest(topic="Photosynthesis", collection=collection, bloom_mix=MIX)
+        )
+        assessment = await job.result()
+    assert levels(assessment) == Counter(MIX)
+    assert len(sandbox.generation_jobs) == 1
+
+
+async def test_a_stage_one_token_adopted_by_a_store_is_not_taken_further_on_recovery(
+    sqlite_store_url,
+):
+    """A store client that resumed a foreign stage-one token records the job it adopted;
+    neither it nor a client recovering that store later starts a `POST /chat`: the job
+    ends `next_stage_unknown` in the store. (The store's threads let virtual time run
+    on, so the chunking may end under either client: both must refuse stage two.)"""
+    sandbox = EduMateSandbox()
+    async with connect(sandbox) as maker:
+        token = (await maker.submit(pdf_request())).token
+    async with connect(sandbox, store=sqlite_store_url) as adopter:
+        await adopter.resume(token)
+    async with connect(sandbox, store=sqlite_store_url) as recovering:
+        for job in await recovering.recovered():
+            await job.wait()
+    async with connect(sandbox, store=sqlite_store_url, recover=False) as reader:
+        (record,) = await reader.jobs()
+    assert record.snapshot is not None
+    assert record.snapshot.error is not None
+    assert record.snapshot.error.code == "next_stage_unknown"
+    assert not [r for r in sandbox.requests if r.path == "/chat"]

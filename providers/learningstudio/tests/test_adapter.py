@@ -12,19 +12,15 @@ export or webhook: `export_completed` and `webhook_*` follow the documented fiel
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from coursegen import (
     Adapter,
-    AssessmentRequest,
     AuthenticationError,
-    ConfigurationError,
     Conflict,
     Course,
     CourseRequest,
@@ -44,34 +40,15 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Settings,
-    UnsupportedFeature,
     WebhookReader,
 )
+from coursegen.testing import VendorFixtures, answer, sent_json
 from coursegen_learningstudio import LearningStudio
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = VendorFixtures(Path(__file__).parent / "fixtures")
 KEY = "ls_live_4f9b2c7d1e8a6f30"
 BASE = "https://learningstudioai.com"
 JOB_ID = "8aF2k...Xq"
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> Any:
-    return json.loads(fixture_bytes(name))
-
-
-def json_response(status: int, name: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(
-        status, content=fixture_bytes(name), headers=JSON_HEADERS | (headers or {})
-    )
-
-
-def body_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
 
 
 def make_adapter(base_url: str = BASE, api_key: str | None = KEY) -> LearningStudio:
@@ -82,20 +59,6 @@ def make_adapter(base_url: str = BASE, api_key: str | None = KEY) -> LearningStu
 @pytest.fixture
 def adapter() -> LearningStudio:
     return make_adapter()
-
-
-@pytest.fixture
-def no_requests_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make building any `httpx.Request` fail, to prove validation comes first."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        pytest.fail("an httpx.Request was built before validation finished")
-
-    monkeypatch.setattr(httpx, "Request", refuse)
-
-
-def sent_json(request: httpx.Request) -> Any:
-    return json.loads(request.content)
 
 
 # ----------------------------------------------------------------------------- the class
@@ -140,23 +103,6 @@ def test_implements_adapter_exporter_and_webhook_reader(adapter):
     assert isinstance(adapter, WebhookReader)
 
 
-@pytest.mark.parametrize("api_key", [None, ""])
-def test_missing_key_is_a_configuration_error_naming_every_way_to_set_it(api_key):
-    """Without a key, the message names both variables and the URL form."""
-    with pytest.raises(ConfigurationError) as caught:
-        make_adapter(api_key=api_key)
-    message = str(caught.value)
-    assert "LEARNINGSTUDIO_API_KEY" in message
-    assert "COURSEGEN_LEARNINGSTUDIO_API_KEY" in message
-    assert "learningstudio://KEY@learningstudioai.com" in message
-
-
-def test_base_url_of_another_scheme_is_a_configuration_error():
-    """Only http and https bases are accepted."""
-    with pytest.raises(ConfigurationError, match="http or https"):
-        make_adapter(base_url="ftp://learningstudioai.com")
-
-
 def test_rate_scope_is_a_short_fingerprint_of_the_key(adapter):
     """The scope derives from the key's SHA-256, never shows the key, and differs per key."""
     digest = hashlib.sha256(KEY.encode()).hexdigest()
@@ -164,11 +110,6 @@ def test_rate_scope_is_a_short_fingerprint_of_the_key(adapter):
     assert KEY not in adapter.rate_scope
     assert make_adapter(api_key="ls_other").rate_scope != adapter.rate_scope
     assert make_adapter().rate_scope == adapter.rate_scope
-
-
-def test_repr_does_not_show_the_key(adapter):
-    """The key is left out of the adapter's repr."""
-    assert KEY not in repr(adapter)
 
 
 # ----------------------------------------------------------------------------- submit
@@ -190,7 +131,7 @@ def test_submit_builds_the_seed_example_request(adapter):
     assert request.headers["Authorization"] == f"Bearer {KEY}"
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["Accept"] == "application/json"
-    assert sent_json(request) == fixture_json("create_request")
+    assert sent_json(request) == FIXTURES.json("create_request")
 
 
 def test_submit_leaves_unset_fields_out(adapter):
@@ -309,19 +250,12 @@ def test_submit_reports_every_problem_at_once(adapter, no_requests_built):
     assert "quiz" in message
 
 
-def test_submit_refuses_an_assessment_request(adapter):
-    """LearningStudioAI makes courses only: an AssessmentRequest is unsupported."""
-    with pytest.raises(UnsupportedFeature) as caught:
-        adapter.submit(AssessmentRequest(topic="Safety"))
-    assert caught.value.provider == "learningstudio"
-
-
 # ----------------------------------------------------------------------------- created
 
 
 def test_read_submitted_seed_202(adapter):
     """Seed 001's 202 body is a PENDING snapshot of that job."""
-    snapshot = adapter.read_submitted(json_response(202, "submit_accepted"))
+    snapshot = adapter.read_submitted(FIXTURES.response(202, "submit_accepted"))
     assert snapshot.job_id == JOB_ID
     assert snapshot.provider == "learningstudio"
     assert snapshot.status is JobStatus.PENDING
@@ -332,13 +266,13 @@ def test_read_submitted_seed_202(adapter):
     assert snapshot.poll_after is None
     assert snapshot.cost is None
     assert snapshot.observed_at is None
-    assert snapshot.raw == fixture_json("submit_accepted")
+    assert snapshot.raw == FIXTURES.json("submit_accepted")
 
 
 @pytest.mark.parametrize("status", [200, 201])
 def test_read_submitted_accepts_200_and_201(adapter, status):
     """A 200 or 201 create answer reads like the documented 202."""
-    snapshot = adapter.read_submitted(json_response(status, "submit_accepted"))
+    snapshot = adapter.read_submitted(FIXTURES.response(status, "submit_accepted"))
     assert snapshot.job_id == JOB_ID
     assert snapshot.status is JobStatus.PENDING
 
@@ -346,7 +280,7 @@ def test_read_submitted_accepts_200_and_201(adapter, status):
 def test_read_submitted_accepts_an_absolute_poll_url_on_the_configured_host(adapter):
     """An absolute pollUrl on our own origin is fine."""
     body = {"jobId": "j1", "status": "pending", "pollUrl": f"{BASE}/api/v1/courses/jobs/j1"}
-    assert adapter.read_submitted(body_response(202, body)).job_id == "j1"
+    assert adapter.read_submitted(answer(202, body)).job_id == "j1"
 
 
 @pytest.mark.parametrize(
@@ -360,7 +294,7 @@ def test_read_submitted_accepts_an_absolute_poll_url_on_the_configured_host(adap
 )
 def test_read_submitted_refuses_a_poll_url_on_another_origin(adapter, poll_url):
     """A pollUrl naming another host, scheme or port is MalformedResponse, raw attached."""
-    response = body_response(202, {"jobId": "j1", "status": "pending", "pollUrl": poll_url})
+    response = answer(202, {"jobId": "j1", "status": "pending", "pollUrl": poll_url})
     with pytest.raises(MalformedResponse) as caught:
         adapter.read_submitted(response)
     assert "pollUrl" in caught.value.message
@@ -370,7 +304,7 @@ def test_read_submitted_refuses_a_poll_url_on_another_origin(adapter, poll_url):
 
 def test_read_submitted_refuses_a_body_without_job_id(adapter):
     """A create answer without `jobId` is MalformedResponse naming the field."""
-    response = body_response(202, {"status": "pending"})
+    response = answer(202, {"status": "pending"})
     with pytest.raises(MalformedResponse, match=r"\$\.jobId"):
         adapter.read_submitted(response)
 
@@ -402,7 +336,7 @@ def test_poll_refuses_an_empty_job_id(adapter):
 
 def test_read_snapshot_seed_running(adapter):
     """Seed 000's running body: RUNNING at 42 %, no result, no error."""
-    snapshot = adapter.read_snapshot(JOB_ID, json_response(200, "job_running"))
+    snapshot = adapter.read_snapshot(JOB_ID, FIXTURES.response(200, "job_running"))
     assert snapshot.job_id == JOB_ID
     assert snapshot.provider == "learningstudio"
     assert snapshot.status is JobStatus.RUNNING
@@ -412,18 +346,18 @@ def test_read_snapshot_seed_running(adapter):
     assert snapshot.error is None
     assert snapshot.poll_after is None
     assert snapshot.cost is None
-    assert snapshot.raw == fixture_json("job_running")
+    assert snapshot.raw == FIXTURES.json("job_running")
 
 
 def test_read_snapshot_seed_completed(adapter):
     """Seed 000's completed body: SUCCEEDED at 100 %, its course mapped field by field."""
-    snapshot = adapter.read_snapshot(JOB_ID, json_response(200, "job_completed"))
+    snapshot = adapter.read_snapshot(JOB_ID, FIXTURES.response(200, "job_completed"))
     assert snapshot.status is JobStatus.SUCCEEDED
     assert snapshot.vendor_status == "completed"
     assert snapshot.progress == 1.0
     assert snapshot.error is None
     assert snapshot.cost is None
-    assert snapshot.raw == fixture_json("job_completed")
+    assert snapshot.raw == FIXTURES.json("job_completed")
     course = snapshot.result
     assert isinstance(course, Course)
     assert course.id == "cou_abc123"
@@ -442,7 +376,7 @@ def test_read_snapshot_seed_completed(adapter):
 
 def test_read_snapshot_seed_failed(adapter):
     """Seed 000's failed body: FAILED, with the vendor's message and code."""
-    snapshot = adapter.read_snapshot(JOB_ID, json_response(200, "job_failed"))
+    snapshot = adapter.read_snapshot(JOB_ID, FIXTURES.response(200, "job_failed"))
     assert snapshot.status is JobStatus.FAILED
     assert snapshot.vendor_status == "failed"
     assert snapshot.progress == 0.0
@@ -451,21 +385,21 @@ def test_read_snapshot_seed_failed(adapter):
         message="Course outline could not be generated for this subject.",
         code="GENERATION_FAILED",
     )
-    assert snapshot.raw == fixture_json("job_failed")
+    assert snapshot.raw == FIXTURES.json("job_failed")
 
 
 def test_read_snapshot_failed_without_code(adapter):
     """`error.code` is best-effort: without it the error's code is None."""
     body = {"jobId": "j1", "status": "failed", "progress": 0, "course": None}
     body["error"] = {"message": "Generation failed"}
-    snapshot = adapter.read_snapshot("j1", body_response(200, body))
+    snapshot = adapter.read_snapshot("j1", answer(200, body))
     assert snapshot.error == JobErrorInfo(message="Generation failed", code=None)
 
 
 def test_read_snapshot_pending(adapter):
     """`pending` is PENDING."""
     body = {"jobId": "j1", "status": "pending", "progress": 0, "course": None}
-    snapshot = adapter.read_snapshot("j1", body_response(200, body))
+    snapshot = adapter.read_snapshot("j1", answer(200, body))
     assert snapshot.status is JobStatus.PENDING
     assert snapshot.progress == 0.0
 
@@ -474,7 +408,7 @@ def test_read_snapshot_pending(adapter):
 def test_read_snapshot_unknown_status_is_running(adapter, word):
     """A status word we do not know reads as RUNNING and is kept in vendor_status."""
     body = {"jobId": "j1", "status": word, "progress": 10, "course": None}
-    snapshot = adapter.read_snapshot("j1", body_response(200, body))
+    snapshot = adapter.read_snapshot("j1", answer(200, body))
     assert snapshot.status is JobStatus.RUNNING
     assert snapshot.vendor_status == word
 
@@ -483,29 +417,29 @@ def test_read_snapshot_unknown_status_is_running(adapter, word):
 def test_read_snapshot_clamps_progress(adapter, percent, fraction):
     """Progress is percent / 100, clamped to 0..1."""
     body = {"jobId": "j1", "status": "running", "progress": percent, "course": None}
-    assert adapter.read_snapshot("j1", body_response(200, body)).progress == fraction
+    assert adapter.read_snapshot("j1", answer(200, body)).progress == fraction
 
 
 def test_read_snapshot_without_progress(adapter):
     """A body without `progress` has progress None rather than an error."""
     body = {"jobId": "j1", "status": "running"}
-    assert adapter.read_snapshot("j1", body_response(200, body)).progress is None
+    assert adapter.read_snapshot("j1", answer(200, body)).progress is None
 
 
 def test_read_snapshot_keeps_unknown_course_keys_in_extra(adapter):
     """Course keys the vendor adds later land in Course.extra; nothing is lost."""
-    body = fixture_json("job_completed")
+    body = FIXTURES.json("job_completed")
     body["course"]["lessonCount"] = 12
     body["course"]["thumbnailUrl"] = "https://cdn.example/t.png"
     body["estimatedMinutes"] = 3  # a top-level addition is tolerated too
-    course = adapter.read_snapshot(JOB_ID, body_response(200, body)).result
+    course = adapter.read_snapshot(JOB_ID, answer(200, body)).result
     assert isinstance(course, Course)
     assert dict(course.extra) == {"lessonCount": 12, "thumbnailUrl": "https://cdn.example/t.png"}
 
 
 def test_read_snapshot_completed_without_course_is_malformed(adapter):
     """`completed` with `course: null` cannot give a result: MalformedResponse, raw attached."""
-    response = body_response(200, {"jobId": "j1", "status": "completed", "progress": 100})
+    response = answer(200, {"jobId": "j1", "status": "completed", "progress": 100})
     with pytest.raises(MalformedResponse, match="course is null") as caught:
         adapter.read_snapshot("j1", response)
     assert caught.value.raw == response.text
@@ -515,7 +449,7 @@ def test_read_snapshot_completed_without_course_is_malformed(adapter):
 def test_read_snapshot_about_another_job_is_malformed(adapter):
     """A body about another job than the one polled is refused."""
     with pytest.raises(MalformedResponse, match="the answer is about job"):
-        adapter.read_snapshot("other", json_response(200, "job_running"))
+        adapter.read_snapshot("other", FIXTURES.response(200, "job_running"))
 
 
 @pytest.mark.parametrize(
@@ -542,7 +476,7 @@ def test_read_snapshot_about_another_job_is_malformed(adapter):
 )
 def test_read_snapshot_wrong_shape_is_malformed(adapter, body, path):
     """A JSON body of the wrong shape is MalformedResponse naming the field; raw attached."""
-    response = body_response(200, body)
+    response = answer(200, body)
     with pytest.raises(MalformedResponse) as caught:
         adapter.read_snapshot("j1", response)
     assert f"@ {path}" in caught.value.message
@@ -604,14 +538,14 @@ def test_read_snapshot_non_json_is_malformed(adapter, content, content_type):
 def test_read_error_seed_examples(adapter, status, fixture, expected):
     """Each error example of seed 004 reads as its typed error, field by field."""
     error_class, code, message = expected
-    response = json_response(status, fixture)
+    response = FIXTURES.response(status, fixture)
     error = adapter.read_error(response)
     assert type(error) is error_class
     assert error.message == message
     assert error.vendor_code == code
     assert error.status_code == status
     assert error.provider == "learningstudio"
-    assert error.raw == fixture_bytes(fixture).decode()
+    assert error.raw == FIXTURES.bytes(fixture).decode()
 
 
 @pytest.mark.parametrize(
@@ -628,7 +562,7 @@ def test_read_error_seed_examples(adapter, status, fixture, expected):
 )
 def test_read_error_every_documented_status(adapter, status, code, error_class):
     """Every row of seed 004's status table gives the documented exception, raw attached."""
-    response = body_response(status, {"message": "Human-readable description", "code": code})
+    response = answer(status, {"message": "Human-readable description", "code": code})
     error = adapter.read_error(response)
     assert type(error) is error_class
     assert error.vendor_code == code
@@ -638,7 +572,7 @@ def test_read_error_every_documented_status(adapter, status, code, error_class):
 
 def test_read_error_code_wins_over_status(adapter):
     """The vendor's code classifies first: a quota code on a 400 is still QuotaExceeded."""
-    response = body_response(400, {"message": "out", "code": "USAGE_LIMIT_EXCEEDED_PLAN"})
+    response = answer(400, {"message": "out", "code": "USAGE_LIMIT_EXCEEDED_PLAN"})
     assert type(adapter.read_error(response)) is QuotaExceeded
 
 
@@ -648,7 +582,7 @@ def test_read_error_code_wins_over_status(adapter):
 )
 def test_read_error_unknown_code_goes_by_status(adapter, status, error_class):
     """An undocumented code is classified by the HTTP status."""
-    response = body_response(status, {"message": "m", "code": "SOMETHING_NEW"})
+    response = answer(status, {"message": "m", "code": "SOMETHING_NEW"})
     error = adapter.read_error(response)
     assert type(error) is error_class
     assert error.vendor_code == "SOMETHING_NEW"
@@ -667,7 +601,7 @@ def test_read_error_non_json_body_gives_the_status_error(adapter):
 
 def test_read_error_keeps_a_code_from_an_odd_shape(adapter):
     """A JSON error body with a code but no message still classifies by the code."""
-    response = body_response(403, {"code": "USAGE_LIMIT_EXCEEDED_PLAN"})
+    response = answer(403, {"code": "USAGE_LIMIT_EXCEEDED_PLAN"})
     error = adapter.read_error(response)
     assert type(error) is QuotaExceeded
     assert error.vendor_code == "USAGE_LIMIT_EXCEEDED_PLAN"
@@ -677,7 +611,7 @@ def test_read_error_keeps_a_code_from_an_odd_shape(adapter):
 def test_rate_limited_retry_after_from_retry_after_header(adapter):
     """`Retry-After` sets `retry_after`, and wins over `RateLimit-Reset`."""
     headers = {"Retry-After": "7", "RateLimit-Reset": "30"}
-    error = adapter.read_error(json_response(429, "error_rate_limit_exceeded", headers))
+    error = adapter.read_error(FIXTURES.response(429, "error_rate_limit_exceeded", headers))
     assert isinstance(error, RateLimited)
     assert error.retry_after == 7.0
 
@@ -685,14 +619,14 @@ def test_rate_limited_retry_after_from_retry_after_header(adapter):
 def test_rate_limited_retry_after_from_rate_limit_reset(adapter):
     """Without `Retry-After`, the documented `RateLimit-Reset` gives `retry_after`."""
     headers = {"RateLimit-Limit": "120", "RateLimit-Remaining": "0", "RateLimit-Reset": "12"}
-    error = adapter.read_error(json_response(429, "error_rate_limit_exceeded", headers))
+    error = adapter.read_error(FIXTURES.response(429, "error_rate_limit_exceeded", headers))
     assert isinstance(error, RateLimited)
     assert error.retry_after == 12.0
 
 
 def test_rate_limited_without_hint(adapter):
     """Without any header, `retry_after` is None."""
-    error = adapter.read_error(json_response(429, "error_rate_limit_exceeded"))
+    error = adapter.read_error(FIXTURES.response(429, "error_rate_limit_exceeded"))
     assert isinstance(error, RateLimited)
     assert error.retry_after is None
 
@@ -708,7 +642,7 @@ def test_rate_limited_non_json_body(adapter):
 
 def test_read_error_never_shows_the_key(adapter):
     """A message echoing the key (a misbehaving proxy) has it masked in every rendering."""
-    response = body_response(401, {"message": f"Bad key {KEY}", "code": "INVALID_API_KEY"})
+    response = answer(401, {"message": f"Bad key {KEY}", "code": "INVALID_API_KEY"})
     error = adapter.read_error(response)
     assert KEY not in error.message
     assert KEY not in str(error)
@@ -719,7 +653,7 @@ def test_read_error_never_shows_the_key(adapter):
 def test_read_rate_limit_headers(adapter):
     """The documented RateLimit-* headers become a RateLimitState; Reset is relative."""
     headers = {"RateLimit-Limit": "120", "RateLimit-Remaining": "117", "RateLimit-Reset": "42"}
-    response = json_response(200, "job_running", headers)
+    response = FIXTURES.response(200, "job_running", headers)
     assert adapter.read_rate_limit(response) == RateLimitState(
         remaining=117, reset_after=42.0, limit=120
     )
@@ -727,7 +661,7 @@ def test_read_rate_limit_headers(adapter):
 
 def test_read_rate_limit_without_headers(adapter):
     """A response without the headers gives None."""
-    assert adapter.read_rate_limit(json_response(200, "job_running")) is None
+    assert adapter.read_rate_limit(FIXTURES.response(200, "job_running")) is None
 
 
 # ----------------------------------------------------------------------------- export
@@ -771,7 +705,7 @@ def test_export_validates_before_building_a_request(adapter, no_requests_built, 
 
 def test_read_export(adapter):
     """The export answer becomes an ExportResult, field by field."""
-    result = adapter.read_export(json_response(200, "export_completed"))
+    result = adapter.read_export(FIXTURES.response(200, "export_completed"))
     assert result == ExportResult(
         course_id="cou_abc123",
         format="scorm12",
@@ -783,7 +717,7 @@ def test_read_export(adapter):
 
 def test_read_export_wrong_shape_is_malformed(adapter):
     """An export answer without `downloadUrl` is MalformedResponse naming it."""
-    response = body_response(200, {"courseId": "cou_1", "format": "scorm12"})
+    response = answer(200, {"courseId": "cou_1", "format": "scorm12"})
     with pytest.raises(MalformedResponse, match=r"\$\.downloadUrl") as caught:
         adapter.read_export(response)
     assert caught.value.raw == response.text
@@ -794,13 +728,13 @@ def test_read_export_wrong_shape_is_malformed(adapter):
 
 def test_webhook_course_created(adapter):
     """`course.created` is an unverified SUCCEEDED snapshot holding the partial course."""
-    event = adapter.read_webhook({}, fixture_bytes("webhook_course_created"))
+    event = adapter.read_webhook({}, FIXTURES.bytes("webhook_course_created"))
     assert event.provider == "learningstudio"
     assert event.kind == "course.created"
     assert event.job_id == JOB_ID
     assert event.verified is False
     assert event.export is None
-    assert event.raw == fixture_json("webhook_course_created")
+    assert event.raw == FIXTURES.json("webhook_course_created")
     snapshot = event.snapshot
     assert snapshot is not None
     assert snapshot.job_id == JOB_ID
@@ -818,7 +752,7 @@ def test_webhook_course_created(adapter):
 
 def test_webhook_course_failed(adapter):
     """`course.failed` is an unverified FAILED snapshot; a missing code is None."""
-    event = adapter.read_webhook({}, fixture_bytes("webhook_course_failed"))
+    event = adapter.read_webhook({}, FIXTURES.bytes("webhook_course_failed"))
     assert event.kind == "course.failed"
     assert event.job_id == JOB_ID
     assert event.verified is False
@@ -833,7 +767,7 @@ def test_webhook_course_failed(adapter):
 
 def test_webhook_course_exported(adapter):
     """`course.exported` carries an ExportResult and no job."""
-    event = adapter.read_webhook({}, fixture_bytes("webhook_course_exported"))
+    event = adapter.read_webhook({}, FIXTURES.bytes("webhook_course_exported"))
     assert event.kind == "course.exported"
     assert event.job_id is None
     assert event.snapshot is None
@@ -850,7 +784,7 @@ def test_webhook_course_exported(adapter):
 def test_webhook_is_never_verified_whatever_the_headers(adapter):
     """The vendor does not sign: a signature-looking header verifies nothing."""
     headers = {"X-Signature": "sha256=deadbeef"}
-    event = adapter.read_webhook(headers, fixture_bytes("webhook_course_created"))
+    event = adapter.read_webhook(headers, FIXTURES.bytes("webhook_course_created"))
     assert event.verified is False
 
 

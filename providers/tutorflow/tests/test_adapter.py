@@ -24,7 +24,6 @@ import pytest
 
 from coursegen import (
     Adapter,
-    AssessmentRequest,
     AuthenticationError,
     Chapter,
     ConfigurationError,
@@ -48,40 +47,21 @@ from coursegen import (
     RateLimited,
     RateLimitState,
     Settings,
-    UnsupportedFeature,
     WebhookReader,
     WebhookVerificationError,
 )
+from coursegen.testing import VendorFixtures, answer, sent_json
 from coursegen_tutorflow import TutorFlow
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = VendorFixtures(Path(__file__).parent / "fixtures")
 KEY = "tf_platform_live_8c1d2e3f4a5b6c7d"
 SECRET = "whsec_tutorflow_4e5f6a7b"
 BASE = "https://api.tutorflow.io"
 REQUEST_ID = "a1c2d3e4-f5g6-7h8i-9j0k-l1m2n3o4p5q6"
 COURSE_ID = "c7d8e9f0-1a2b-3c4d-5e6f-7g8h9i0j1k2l"
 SHARE_TOKEN = "b018172542f9a3c4d5e6f7890abcdef12345678"
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 DATE = "Tue, 24 Mar 2026 12:00:00 GMT"
 DATE_UNIX = int(datetime(2026, 3, 24, 12, 0, tzinfo=UTC).timestamp())
-
-
-def fixture_bytes(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
-
-
-def fixture_json(name: str) -> Any:
-    return json.loads(fixture_bytes(name))
-
-
-def json_response(status: int, name: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(
-        status, content=fixture_bytes(name), headers=JSON_HEADERS | (headers or {})
-    )
-
-
-def body_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
 
 
 def make_adapter(
@@ -103,31 +83,6 @@ def make_adapter(
 @pytest.fixture
 def adapter() -> TutorFlow:
     return make_adapter()
-
-
-@pytest.fixture
-def no_requests_built(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make building any `httpx.Request` fail, to prove validation comes first."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        pytest.fail("an httpx.Request was built before validation finished")
-
-    monkeypatch.setattr(httpx, "Request", refuse)
-
-
-def sent_json(request: httpx.Request) -> Any:
-    return json.loads(request.content)
-
-
-def with_fields(name: str, **changes: Any) -> dict[str, Any]:
-    """A fixture's JSON with some keys changed (a value of `...` deletes the key)."""
-    data = fixture_json(name)
-    for key, value in changes.items():
-        if value is ...:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return data
 
 
 def sign(body: bytes, key: bytes) -> str:
@@ -215,23 +170,6 @@ def test_implements_adapter_webhook_reader_and_public_pages(adapter):
     assert isinstance(adapter, Adapter)
     assert isinstance(adapter, WebhookReader)
     assert isinstance(adapter, PublicPages)
-
-
-@pytest.mark.parametrize("api_key", [None, ""])
-def test_missing_key_is_a_configuration_error_naming_every_way_to_set_it(api_key):
-    """Without a key, the message names both variables and the URL form."""
-    with pytest.raises(ConfigurationError) as caught:
-        make_adapter(api_key=api_key)
-    message = str(caught.value)
-    assert "TUTORFLOW_API_KEY" in message
-    assert "COURSEGEN_TUTORFLOW_API_KEY" in message
-    assert "tutorflow://KEY@api.tutorflow.io" in message
-
-
-def test_base_url_of_another_scheme_is_a_configuration_error():
-    """Only http and https bases are accepted."""
-    with pytest.raises(ConfigurationError, match="http or https"):
-        make_adapter(base_url="ftp://api.tutorflow.io")
 
 
 def test_rate_scope_is_the_workspace_or_else_a_key_fingerprint(adapter):
@@ -398,19 +336,12 @@ def test_lesson_counts_at_the_limits_are_accepted(adapter):
         ] == (count)
 
 
-def test_submit_refuses_an_assessment_request(adapter):
-    """TutorFlow makes courses only: an AssessmentRequest is unsupported."""
-    with pytest.raises(UnsupportedFeature) as caught:
-        adapter.submit(AssessmentRequest(topic="Safety"))
-    assert caught.value.provider == "tutorflow"
-
-
 # ----------------------------------------------------------------------------- seed 002
 
 
 def test_seed_pending_example_normalized_field_by_field(adapter):
     """Seed 002's pending example: RUNNING, 3 s hint, cost, no result, and no error."""
-    snapshot = adapter.read_snapshot(REQUEST_ID, json_response(200, "course_pending"))
+    snapshot = adapter.read_snapshot(REQUEST_ID, FIXTURES.response(200, "course_pending"))
     assert snapshot.job_id == REQUEST_ID
     assert snapshot.provider == "tutorflow"
     assert snapshot.status is JobStatus.RUNNING
@@ -422,12 +353,12 @@ def test_seed_pending_example_normalized_field_by_field(adapter):
     assert snapshot.cost == Money(Decimal("0.3"), "USD")
     assert isinstance(snapshot.cost.amount, Decimal)
     assert snapshot.observed_at is None
-    assert snapshot.raw == fixture_json("course_pending")
+    assert snapshot.raw == FIXTURES.json("course_pending")
 
 
 def test_seed_completed_example_normalized_field_by_field(adapter):
     """Seed 002's completed example: SUCCEEDED with every course field in its neutral place."""
-    snapshot = adapter.read_snapshot(REQUEST_ID, json_response(200, "course_completed"))
+    snapshot = adapter.read_snapshot(REQUEST_ID, FIXTURES.response(200, "course_completed"))
     assert snapshot.job_id == REQUEST_ID
     assert snapshot.provider == "tutorflow"
     assert snapshot.status is JobStatus.SUCCEEDED
@@ -436,7 +367,7 @@ def test_seed_completed_example_normalized_field_by_field(adapter):
     assert snapshot.error is None
     assert snapshot.poll_after is None
     assert snapshot.cost == Money(Decimal("0.3"), "USD")
-    assert snapshot.raw == fixture_json("course_completed")
+    assert snapshot.raw == FIXTURES.json("course_completed")
     course = snapshot.result
     assert isinstance(course, Course)
     assert course.id == COURSE_ID
@@ -495,7 +426,7 @@ def test_seed_completed_example_normalized_field_by_field(adapter):
 @pytest.mark.parametrize("status", [200, 201, 202])
 def test_read_submitted_accepts_200_201_and_202(adapter, status):
     """The create's HTTP status is undocumented: any 2xx of these reads the same."""
-    snapshot = adapter.read_submitted(json_response(status, "course_pending"))
+    snapshot = adapter.read_submitted(FIXTURES.response(status, "course_pending"))
     assert snapshot.job_id == REQUEST_ID
     assert snapshot.status is JobStatus.RUNNING
     assert snapshot.poll_after == 3.0
@@ -503,9 +434,9 @@ def test_read_submitted_accepts_200_201_and_202(adapter, status):
 
 def test_an_idempotent_replay_is_the_same_job(adapter):
     """`idempotentReplay: true` answers the original request: same id, same state."""
-    first = adapter.read_submitted(json_response(202, "course_pending"))
-    body = with_fields("course_pending", idempotencyKey="order-4711", idempotentReplay=True)
-    replay = adapter.read_submitted(body_response(200, body))
+    first = adapter.read_submitted(FIXTURES.response(202, "course_pending"))
+    body = FIXTURES.changed("course_pending", idempotencyKey="order-4711", idempotentReplay=True)
+    replay = adapter.read_submitted(answer(200, body))
     assert replay.job_id == first.job_id
     assert replay.same_state(first)
     assert replay.raw["idempotentReplay"] is True
@@ -513,7 +444,7 @@ def test_an_idempotent_replay_is_the_same_job(adapter):
 
 def test_a_sync_create_answer_is_a_finished_job(adapter):
     """A create answered in sync mode (through `extra`) is SUCCEEDED with its course."""
-    snapshot = adapter.read_submitted(json_response(201, "course_completed"))
+    snapshot = adapter.read_submitted(FIXTURES.response(201, "course_completed"))
     assert snapshot.status is JobStatus.SUCCEEDED
     assert isinstance(snapshot.result, Course)
     assert snapshot.result.id == COURSE_ID
@@ -542,8 +473,8 @@ def test_a_sync_create_answer_is_a_finished_job(adapter):
 )
 def test_status_words_and_is_terminal(adapter, status, terminal, expected):
     """`isTerminal`, when sent, decides whether the request is over; the word is kept."""
-    body = with_fields("course_pending", status=status, isTerminal=terminal)
-    snapshot = adapter.read_snapshot(REQUEST_ID, body_response(200, body))
+    body = FIXTURES.changed("course_pending", status=status, isTerminal=terminal)
+    snapshot = adapter.read_snapshot(REQUEST_ID, answer(200, body))
     assert snapshot.status is expected
     assert snapshot.vendor_status == status
     assert (snapshot.poll_after is None) == expected.is_terminal
@@ -551,8 +482,8 @@ def test_status_words_and_is_terminal(adapter, status, terminal, expected):
 
 def test_a_terminal_unknown_status_ends_the_job_failed_saying_so(adapter):
     """isTerminal with a word we do not know is FAILED, the word in the message."""
-    body = with_fields("course_pending", status="ARCHIVED", isTerminal=True)
-    snapshot = adapter.read_snapshot(REQUEST_ID, body_response(200, body))
+    body = FIXTURES.changed("course_pending", status="ARCHIVED", isTerminal=True)
+    snapshot = adapter.read_snapshot(REQUEST_ID, answer(200, body))
     assert snapshot.status is JobStatus.FAILED
     assert snapshot.vendor_status == "ARCHIVED"
     assert snapshot.error is not None
@@ -564,8 +495,8 @@ def test_a_terminal_unknown_status_ends_the_job_failed_saying_so(adapter):
 @pytest.mark.parametrize("terminal", [True, ...])
 def test_completed_with_or_without_the_terminal_flag_succeeds(adapter, terminal):
     """COMPLETED is SUCCEEDED when isTerminal says so or says nothing."""
-    body = with_fields("course_completed", isTerminal=terminal)
-    snapshot = adapter.read_snapshot(REQUEST_ID, body_response(200, body))
+    body = FIXTURES.changed("course_completed", isTerminal=terminal)
+    snapshot = adapter.read_snapshot(REQUEST_ID, answer(200, body))
     assert snapshot.status is JobStatus.SUCCEEDED
 
 
@@ -584,15 +515,15 @@ NO_REASON = "TutorFlow reports the course request FAILED (its API gives no reaso
 )
 def test_a_failed_request_says_why_as_best_it_can(adapter, error, expected):
     """The docs give no failure reason: a default message, or an `error` if one is sent."""
-    body = with_fields("course_pending", status="FAILED", isTerminal=True, error=error)
-    snapshot = adapter.read_snapshot(REQUEST_ID, body_response(200, body))
+    body = FIXTURES.changed("course_pending", status="FAILED", isTerminal=True, error=error)
+    snapshot = adapter.read_snapshot(REQUEST_ID, answer(200, body))
     assert snapshot.status is JobStatus.FAILED
     assert snapshot.error == expected
 
 
 def test_completed_without_a_course_id_is_malformed(adapter):
     """A COMPLETED request naming no course is MalformedResponse with the raw body."""
-    response = body_response(200, with_fields("course_completed", courseId=None))
+    response = answer(200, FIXTURES.changed("course_completed", courseId=None))
     with pytest.raises(MalformedResponse, match="courseId") as caught:
         adapter.read_snapshot(REQUEST_ID, response)
     assert caught.value.raw == response.text
@@ -601,8 +532,8 @@ def test_completed_without_a_course_id_is_malformed(adapter):
 
 def test_a_completed_course_without_title_falls_back_to_its_slug(adapter):
     """A null title reads as the slug, never as an error."""
-    body = with_fields("course_completed", title=None)
-    course = adapter.read_snapshot(REQUEST_ID, body_response(200, body)).result
+    body = FIXTURES.changed("course_completed", title=None)
+    course = adapter.read_snapshot(REQUEST_ID, answer(200, body)).result
     assert isinstance(course, Course)
     assert course.title == "python-for-beginners-2e5ad6"
 
@@ -610,14 +541,14 @@ def test_a_completed_course_without_title_falls_back_to_its_slug(adapter):
 @pytest.mark.parametrize("hint", [None, ..., -5])
 def test_a_missing_null_or_negative_hint_is_no_hint(adapter, hint):
     """pollAfterMs absent, null or negative leaves `poll_after` None."""
-    body = with_fields("course_pending", pollAfterMs=hint)
-    assert adapter.read_snapshot(REQUEST_ID, body_response(200, body)).poll_after is None
+    body = FIXTURES.changed("course_pending", pollAfterMs=hint)
+    assert adapter.read_snapshot(REQUEST_ID, answer(200, body)).poll_after is None
 
 
 def test_a_fractional_hint_is_kept_in_seconds(adapter):
     """pollAfterMs 1500 is 1.5 s."""
-    body = with_fields("course_pending", pollAfterMs=1500)
-    assert adapter.read_snapshot(REQUEST_ID, body_response(200, body)).poll_after == 1.5
+    body = FIXTURES.changed("course_pending", pollAfterMs=1500)
+    assert adapter.read_snapshot(REQUEST_ID, answer(200, body)).poll_after == 1.5
 
 
 @pytest.mark.parametrize(
@@ -634,8 +565,8 @@ def test_a_fractional_hint_is_kept_in_seconds(adapter):
 )
 def test_price_snapshot_becomes_money(adapter, price, expected):
     """`amountUsd` (else unitPrice x units) is an exact Decimal; no price is no cost."""
-    body = with_fields("course_pending", priceSnapshot=price)
-    cost = adapter.read_snapshot(REQUEST_ID, body_response(200, body)).cost
+    body = FIXTURES.changed("course_pending", priceSnapshot=price)
+    cost = adapter.read_snapshot(REQUEST_ID, answer(200, body)).cost
     assert cost == expected
     if cost is not None:
         assert isinstance(cost.amount, Decimal)
@@ -644,7 +575,7 @@ def test_price_snapshot_becomes_money(adapter, price, expected):
 def test_read_snapshot_about_another_request_is_malformed(adapter):
     """A body about another request than the one polled is refused."""
     with pytest.raises(MalformedResponse, match="the answer is about"):
-        adapter.read_snapshot("other", json_response(200, "course_pending"))
+        adapter.read_snapshot("other", FIXTURES.response(200, "course_pending"))
 
 
 @pytest.mark.parametrize(
@@ -664,7 +595,7 @@ def test_read_snapshot_about_another_request_is_malformed(adapter):
 )
 def test_read_snapshot_wrong_shape_is_malformed(adapter, changes, path):
     """A JSON body of the wrong shape is MalformedResponse naming the field; raw attached."""
-    response = body_response(200, with_fields("course_pending", **changes))
+    response = answer(200, FIXTURES.changed("course_pending", **changes))
     with pytest.raises(MalformedResponse) as caught:
         adapter.read_snapshot(REQUEST_ID, response)
     assert f"@ {path}" in caught.value.message
@@ -718,7 +649,7 @@ def test_every_documented_code_is_its_exception_with_raw_attached(
 ):
     """Each code of the docs' table gives its exception, code, status, message and raw."""
     body = {"error": {"code": code, "message": "Human-readable description", "status": status}}
-    response = body_response(status, body)
+    response = answer(status, body)
     error = adapter.read_error(response)
     assert type(error) is error_class
     assert error.vendor_code == code
@@ -731,17 +662,17 @@ def test_every_documented_code_is_its_exception_with_raw_attached(
 
 def test_the_error_fixture_reads_field_by_field(adapter):
     """The envelope example: QuotaExceeded with the vendor's code and message."""
-    error = adapter.read_error(json_response(402, "error_envelope"))
+    error = adapter.read_error(FIXTURES.response(402, "error_envelope"))
     assert type(error) is QuotaExceeded
     assert error.vendor_code == "platform_insufficient_credits"
     assert error.message == "Insufficient credits: this request costs $0.30, $0.10 left"
-    assert error.raw == fixture_bytes("error_envelope").decode()
+    assert error.raw == FIXTURES.bytes("error_envelope").decode()
 
 
 def test_the_code_wins_over_the_status(adapter):
     """A 403 with free_credits_exhausted is QuotaExceeded, not PermissionDenied."""
     body = {"error": {"code": "free_credits_exhausted", "message": "m", "status": 403}}
-    assert type(adapter.read_error(body_response(403, body))) is QuotaExceeded
+    assert type(adapter.read_error(answer(403, body))) is QuotaExceeded
 
 
 @pytest.mark.parametrize(
@@ -757,7 +688,7 @@ def test_the_code_wins_over_the_status(adapter):
 def test_an_unknown_code_goes_by_status(adapter, status, error_class):
     """An undocumented code is classified by the HTTP status, the code kept."""
     body = {"error": {"code": "platform_something_new", "message": "m", "status": status}}
-    error = adapter.read_error(body_response(status, body))
+    error = adapter.read_error(answer(status, body))
     assert type(error) is error_class
     assert error.vendor_code == "platform_something_new"
 
@@ -765,7 +696,7 @@ def test_an_unknown_code_goes_by_status(adapter, status, error_class):
 def test_a_flat_error_body_is_read_too(adapter):
     """`{code, message}` without the envelope (a diverging copy of the docs) still classifies."""
     body = {"code": "platform_api_key_revoked", "message": "Revoked"}
-    error = adapter.read_error(body_response(401, body))
+    error = adapter.read_error(answer(401, body))
     assert type(error) is AuthenticationError
     assert (error.vendor_code, error.message) == ("platform_api_key_revoked", "Revoked")
 
@@ -773,12 +704,12 @@ def test_a_flat_error_body_is_read_too(adapter):
 def test_a_framework_default_error_is_read_by_status(adapter):
     """NestJS's own `{statusCode, message, error}` keeps its message, classified by status."""
     body = {"statusCode": 404, "message": "Cannot GET /v1/platform/nope", "error": "Not Found"}
-    error = adapter.read_error(body_response(404, body))
+    error = adapter.read_error(answer(404, body))
     assert type(error) is NotFound
     assert error.vendor_code is None
     assert error.message == "Cannot GET /v1/platform/nope"
     body = {"statusCode": 400, "message": ["prompt should not be empty", "x"], "error": "Bad"}
-    assert adapter.read_error(body_response(400, body)).message == "prompt should not be empty; x"
+    assert adapter.read_error(answer(400, body)).message == "prompt should not be empty; x"
 
 
 @pytest.mark.parametrize(
@@ -805,7 +736,7 @@ def test_a_non_envelope_error_body_gives_the_status_error_with_raw(adapter, body
 
 def rate_limited(headers: dict[str, str]) -> RateLimited:
     body = {"error": {"code": "platform_rate_limit_exceeded", "message": "Slow", "status": 429}}
-    error = make_adapter().read_error(body_response(429, body, headers))
+    error = make_adapter().read_error(answer(429, body, headers))
     assert isinstance(error, RateLimited)
     return error
 
@@ -836,17 +767,17 @@ def test_read_rate_limit_reads_the_absolute_reset_against_the_date(adapter):
         "X-RateLimit-Remaining": "57",
         "X-RateLimit-Reset": str(DATE_UNIX + 18),
     }
-    response = json_response(200, "course_pending", headers)
+    response = FIXTURES.response(200, "course_pending", headers)
     assert adapter.read_rate_limit(response) == RateLimitState(
         remaining=57, reset_after=18.0, limit=60
     )
-    assert adapter.read_rate_limit(json_response(200, "course_pending")) is None
+    assert adapter.read_rate_limit(FIXTURES.response(200, "course_pending")) is None
 
 
 def test_a_reset_in_the_past_is_zero(adapter):
     """A reset before the response's Date means the window already refilled."""
     headers = {"Date": DATE, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(DATE_UNIX - 5)}
-    state = adapter.read_rate_limit(json_response(200, "course_pending", headers))
+    state = adapter.read_rate_limit(FIXTURES.response(200, "course_pending", headers))
     assert state is not None
     assert state.reset_after == 0.0
 
@@ -854,7 +785,7 @@ def test_a_reset_in_the_past_is_zero(adapter):
 def test_read_error_never_shows_the_key_or_the_secret(adapter):
     """A message echoing a secret (a misbehaving proxy) has it masked in every rendering."""
     body = {"error": {"code": "platform_invalid_api_key", "message": f"Bad {KEY} / {SECRET}"}}
-    error = adapter.read_error(body_response(401, body))
+    error = adapter.read_error(answer(401, body))
     for text in (error.message, str(error), repr(error)):
         assert KEY not in text
         assert SECRET not in text
@@ -896,7 +827,7 @@ def test_public_lesson_refuses_bad_input_before_building(
 def public_page(*, full: bool) -> dict[str, Any]:
     """The seed's completed DTO as the public routes serve it (no owner-only fields)."""
     owner_only = {"priceSnapshot", "idempotencyKey", "idempotentReplay", "isTerminal", "tier"}
-    data = {k: v for k, v in fixture_json("course_completed").items() if k not in owner_only}
+    data = {k: v for k, v in FIXTURES.json("course_completed").items() if k not in owner_only}
     if not full:
         del data["chapters"], data["lessons"]
     else:
@@ -907,7 +838,7 @@ def public_page(*, full: bool) -> dict[str, Any]:
 
 def test_read_public_course_summary(adapter):
     """The summary is a Course with URLs and no chapters; the share token stays in extra."""
-    course = adapter.read_public_course(body_response(200, public_page(full=False)))
+    course = adapter.read_public_course(answer(200, public_page(full=False)))
     assert course.id == COURSE_ID
     assert course.title == "Python for Beginners"
     assert course.chapters == ()
@@ -918,7 +849,7 @@ def test_read_public_course_summary(adapter):
 
 def test_read_public_course_full_has_lessons_with_content(adapter):
     """The full page adds chapters and lessons with their content; the edit token is extra."""
-    course = adapter.read_public_course(body_response(200, public_page(full=True)))
+    course = adapter.read_public_course(answer(200, public_page(full=True)))
     assert len(course.chapters) == 2
     assert course.lessons[0].content == "# Welcome\n\nprint('hi')"
     assert course.lessons[0].type == "ai-tutor"
@@ -927,16 +858,16 @@ def test_read_public_course_full_has_lessons_with_content(adapter):
 
 def test_read_public_course_takes_id_when_there_is_no_course_id(adapter):
     """A summary naming the course by `id` alone is read; one with neither is malformed."""
-    course = adapter.read_public_course(body_response(200, {"id": "c1", "title": "T"}))
+    course = adapter.read_public_course(answer(200, {"id": "c1", "title": "T"}))
     assert (course.id, course.title) == ("c1", "T")
     with pytest.raises(MalformedResponse, match="neither courseId nor id"):
-        adapter.read_public_course(body_response(200, {"title": "T"}))
+        adapter.read_public_course(answer(200, {"title": "T"}))
 
 
 def test_read_public_lesson(adapter):
     """A lesson page is a Lesson with its text content; structured content stays in extra."""
-    lesson = dict(fixture_json("course_completed")["lessons"][0], content="# Hello")
-    read = adapter.read_public_lesson(body_response(200, lesson))
+    lesson = dict(FIXTURES.json("course_completed")["lessons"][0], content="# Hello")
+    read = adapter.read_public_lesson(answer(200, lesson))
     assert read == Lesson(
         title="Welcome to Python",
         sequence=1,
@@ -950,7 +881,7 @@ def test_read_public_lesson(adapter):
         },
     )
     blocks = {"title": "Quiz", "sequence": 2, "content": [{"type": "question"}]}
-    structured = adapter.read_public_lesson(body_response(200, {"lesson": blocks}))
+    structured = adapter.read_public_lesson(answer(200, {"lesson": blocks}))
     assert structured.content is None
     assert structured.extra["content"] == [{"type": "question"}]
 
@@ -958,13 +889,13 @@ def test_read_public_lesson(adapter):
 def test_read_public_lesson_wrong_shape_is_malformed(adapter):
     """A lesson without a sequence is MalformedResponse naming it."""
     with pytest.raises(MalformedResponse, match=r"\$\.sequence"):
-        adapter.read_public_lesson(body_response(200, {"title": "x"}))
+        adapter.read_public_lesson(answer(200, {"title": "x"}))
 
 
 # ----------------------------------------------------------------------------- webhooks
 
-DEPLOYED = fixture_bytes("webhook_course_deployed")
-FAILED = fixture_bytes("webhook_course_completed")
+DEPLOYED = FIXTURES.bytes("webhook_course_deployed")
+FAILED = FIXTURES.bytes("webhook_course_completed")
 
 
 def hook_headers(body: bytes, event: str, key: bytes = SECRET.encode()) -> dict[str, str]:
@@ -1098,7 +1029,7 @@ def test_a_webhook_body_without_a_status_is_read_by_its_event(adapter):
 
 def test_a_top_level_course_request_body_is_read(adapter):
     """A webhook whose body is the CourseResDto itself (no `data`) is read all the same."""
-    body = fixture_bytes("course_completed")
+    body = FIXTURES.bytes("course_completed")
     event = adapter.read_webhook(hook_headers(body, "course.deployed"), body)
     assert event.job_id == REQUEST_ID
     assert event.snapshot is not None

@@ -17,6 +17,7 @@ import respx
 import coursegen
 from coursegen import CourseRequest, JobStatus, Money, RetryPolicy
 from coursegen.sandbox import JobScript
+from coursegen.testing import mocked_client
 from coursegen_tutorflow.sandbox import (
     DEMO_KEY,
     DEMO_WEBHOOK_SECRET,
@@ -301,7 +302,7 @@ async def test_either_base_url_reaches_the_same_paths(url: str) -> None:
     router = respx.MockRouter(base_url="https://api.tutorflow.io", assert_all_called=True)
     router.post("/v1/platform/courses").respond(202, json=pending)
     router.get(f"/v1/platform/courses/{pending['id']}").respond(200, json=completed)
-    client = coursegen.connect(url, transport=httpx.MockTransport(router.async_handler), environ={})
+    client = mocked_client(url, router.async_handler)
     async with client:
         job = await client.submit(REQUEST)
         course = await job.result()
@@ -431,11 +432,10 @@ async def test_a_wrong_shape_poll_is_malformed_not_a_key_error() -> None:
     router.get(f"/v1/platform/courses/{pending['id']}").respond(
         200, json={"id": pending["id"], "status": 5}
     )
-    client = coursegen.connect(
+    client = mocked_client(
         "tutorflow://tf_platform_test@api.tutorflow.io",
-        transport=httpx.MockTransport(router.async_handler),
+        router.async_handler,
         retry=RetryPolicy(attempts=2, initial=0.1),
-        environ={},
     )
     async with client:
         job = await client.submit(REQUEST)

@@ -24,6 +24,13 @@ def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> Non
         raise ValueError(f"{attribute.name} must be >= 0 vendor seconds, got {value!r}")
 
 
+def _counts(_: object, attribute: attrs.Attribute[dict[str, int]], value: object) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(path, str) and isinstance(n, int) and n >= 0 for path, n in value.items()
+    ):
+        raise ValueError(f"{attribute.name} must map request paths to counts >= 0, got {value!r}")
+
+
 @attrs.define
 class Faults:
     """Probabilities (0 to 1) of each fault per request, plus a fixed latency.
@@ -54,9 +61,13 @@ class Faults:
       vendor seconds (a hung worker), then answers as usual, if anyone still listens.
       Drawn only while the rate is above 0, so the other faults' sequence is the one
       a run without stalls has.
+    - `lost_answers`: request path -> how many of the next requests to that path the
+      vendor processes and whose answer is then lost (`httpx.ReadError`), whatever the
+      rates: `{"/chat": 1}` loses exactly the next answer to `POST /chat` (a stage
+      two's create, say). A count, like `rate_limited`, and in-process only.
 
-    The two connection faults exist only in-process (`Sandbox.transport()`); a served
-    sandbox injects the other three.
+    The connection faults (both resets and `lost_answers`) exist only in-process
+    (`Sandbox.transport()`); a served sandbox injects the others.
     """
 
     error_rate: float = attrs.field(default=0.0, validator=_rate)
@@ -71,3 +82,4 @@ class Faults:
     retry_after: float = attrs.field(default=10.0, validator=_seconds)
     stall_rate: float = attrs.field(default=0.0, validator=_rate)
     stall_time: float = attrs.field(default=3600.0, validator=_seconds)
+    lost_answers: dict[str, int] = attrs.field(factory=dict, validator=_counts)

@@ -59,6 +59,10 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         # does not shift when one rate is changed.
         reset_before = sandbox.fault_random.random() < sandbox.faults.reset_before_rate
         reset_after = sandbox.fault_random.random() < sandbox.faults.reset_after_rate
+        lost = sandbox.faults.lost_answers
+        if not reset_before and lost.get(request.url.path, 0) > 0:
+            lost[request.url.path] -= 1
+            reset_after = True
         if reset_before:
             sandbox.requests.append(
                 RecordedRequest(

@@ -7,7 +7,8 @@ async with coursegen.connect("learningstudio://KEY@...", store="sqlite:///jobs.d
 
 A store is opened from a URL: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`
 (the stdlib driver, nothing to install) or `postgresql://user:password@host/db`
-(`pip install coursegen[postgres]`; `?schema=NAME` keeps the tables in one schema).
+(`pip install coursegen[postgres]`; `?schema=NAME` keeps the tables in one schema,
+`?pool_size=N` keeps up to N connections open, 4 by default).
 The client writes to it what its engine sees; `Client.jobs()`/`Client.job()` and the
 `coursegen jobs` command read it back from any process. The password of a store URL is
 a secret: `Store.url` and every error show it masked.
@@ -214,13 +215,19 @@ def open_store(url: str | os.PathLike[str]) -> SQLStore:
         parts = urlsplit(text)
         query = dict(parse_qsl(parts.query))
         schema = query.pop("schema", None)
+        pool_size = query.pop("pool_size", None)
         conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(query)))
-        return PostgresStore(
+        store = PostgresStore(
             conninfo,
             display_url=masked_url(text),
             password=unquote(parts.password) if parts.password else None,
             schema=schema,
         )
+        if pool_size is not None:
+            if not pool_size.isdigit():
+                raise ConfigurationError(f"pool_size must be a whole number, not {pool_size!r}")
+            store.configure_pool(size=int(pool_size))
+        return store
     raise ConfigurationError(
         f"unknown store URL {masked_url(text)!r}: use sqlite:///path.db or postgresql://..."
     )

@@ -19,11 +19,11 @@ import anyio.to_thread
 import attrs
 
 from coursegen._errors import StoreError
-from coursegen._job import JobToken
+from coursegen._job import SANDBOX_ENDPOINT, JobToken
 from coursegen._json import from_json, to_json
 from coursegen._models import Course, JobStatus, Request, Snapshot
 
-from ._schema import LATEST, MIGRATIONS, SQL
+from ._schema import LATEST, MIGRATIONS, SQL, PostgresOnly
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -102,7 +102,9 @@ class JobRecord:
         """The token `Client.resume` takes, once the vendor's id is known."""
         if self.job_id is None:
             return None
-        return JobToken(self.provider, self.job_id, self.endpoint).encode()
+        host = self.endpoint.removeprefix(SANDBOX_ENDPOINT)
+        sandbox = host != self.endpoint  # made on an in-process sandbox
+        return JobToken(self.provider, self.job_id, host, sandbox=sandbox).encode()
 
 
 @attrs.frozen
@@ -155,6 +157,9 @@ class SQLStore:
         self._fence: tuple[str, int] | None = None
         self._borrowed = False  # a view made by `fenced`, on another store's connections
         self.fence_lost = False
+        # Intents recorded at once (a web process's many submits) share one commit; the
+        # views of this store (`shared`) share it too.
+        self._intents = _GroupCommit()
 
     def __repr__(self) -> str:
         return f"<coursegen store {self.url}>"
@@ -174,6 +179,9 @@ class SQLStore:
 
     def _migration_lock(self, cursor: Cursor) -> None:
         """Keep two processes from migrating at once (SQLite's write lock does already)."""
+
+    #: PostgreSQL: the fleet's shared rate budget (`rate_take`) and its notices.
+    postgres = False
 
     #: Appended to the epoch check: a row lock where the database has one.
     _share_lock = ""
@@ -232,6 +240,10 @@ class SQLStore:
                 if version <= current:
                     continue
                 for statement in statements:
+                    if isinstance(statement, PostgresOnly):
+                        if not self.postgres:
+                            continue
+                        statement = statement.sql  # noqa: PLW2901 - the same statement, unwrapped
                     self._execute(cursor, statement)
                 self._execute(cursor, SQL.RECORD_VERSION, (version, _now()))
 
@@ -273,7 +285,10 @@ class SQLStore:
         notice = self._intent_notice(notify) if notify is not None else None
         if notice is not None:
             statements.append(notice)
-        await self._write(statements, durable=True)
+        if self._fence is not None:
+            await self._write(statements, durable=True)
+            return
+        await self._intents.write(self, statements)
 
     # -- owning a rate scope (a worker fleet) -------------------------------------------
 
@@ -303,6 +318,30 @@ class SQLStore:
         view._borrowed = True  # noqa: SLF001 - a copy of ourselves
         view.statements = 0
         return view
+
+    async def rate_take(
+        self, scope: str, limit: int, window: float, in_flight: float
+    ) -> tuple[int | None, float]:
+        """Take a place in the fleet's shared budget of `scope` (PostgreSQL only): at most
+        `limit` requests in any `window` seconds of the database's clock, counted until
+        settled, an unsettled one for up to `in_flight` seconds.
+
+        `(entry, taken_at)` when admitted (the database's time, epoch seconds), else
+        `(None, seconds to wait)`: one statement either way.
+        """
+        if not self.postgres:
+            raise StoreError("a shared rate budget needs a PostgreSQL store")
+        rows = await self._read(SQL.RATE_TAKE, (scope, limit, window, in_flight), write=True)
+        entry, taken_at, wait = rows[0]
+        if entry is None:
+            return None, float(wait)
+        return int(entry), float(taken_at)
+
+    async def rate_settle(self, scope: str, entry: int) -> float:
+        """The request `entry` admitted was answered: it counts from now (the database's
+        time, returned) and leaves the window with it."""
+        rows = await self._read(SQL.RATE_SETTLE, (scope, entry), write=True)
+        return float(rows[0][0])
 
     async def owners(self) -> list[tuple[str, str, int, datetime]]:
         """Each scope's owner in a fleet: (scope key, owner, epoch, taken at)."""
@@ -512,9 +551,13 @@ class SQLStore:
 
         return await self._call(work)
 
-    async def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    async def _read(
+        self, sql: str, params: Sequence[object], *, write: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """One statement's rows (`write`: a statement that also writes, not fsynced)."""
+
         def work() -> list[tuple[Any, ...]]:
-            with self._transaction(durable=False, read_only=True) as cursor:
+            with self._transaction(durable=False, read_only=not write) as cursor:
                 self._execute(cursor, sql, params)
                 return cursor.fetchall()
 
@@ -537,6 +580,63 @@ class SQLStore:
         if self._password:
             line = line.replace(self._password, "********")
         return line
+
+
+class _Queued:
+    """One write waiting for its group's commit, and how it ended."""
+
+    __slots__ = ("done", "error", "statements")
+
+    def __init__(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        self.statements = statements
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Durable writes that arrive while one is committing go together in the next
+    transaction: one commit (one fsync) for many intents instead of one each. A batch
+    the database refuses (one intent's key already taken) is written again one write
+    at a time, so each caller gets its own outcome."""
+
+    def __init__(self) -> None:
+        self._queue: list[_Queued] = []
+        self._lock: anyio.Lock | None = None
+
+    async def write(
+        self, store: SQLStore, statements: Sequence[tuple[str, Sequence[object]]]
+    ) -> None:
+        item = _Queued(statements)
+        self._queue.append(item)
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if not item.done:
+                batch, self._queue = self._queue, []
+                await self._flush(store, batch)
+        if item.error is not None:
+            raise item.error
+
+    @staticmethod
+    async def _flush(store: SQLStore, batch: list[_Queued]) -> None:
+        try:
+            await store._write([s for queued in batch for s in queued.statements], durable=True)  # noqa: SLF001 - the store's own helper
+        except StoreError as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
+                for queued in batch:
+                    try:
+                        await store._write(queued.statements, durable=True)  # noqa: SLF001
+                    except StoreError as one:
+                        queued.error = one
+        except BaseException as exc:
+            for queued in batch:  # cancelled, or worse: nobody's intent is known to be in
+                queued.error = exc
+            raise
+        finally:
+            for queued in batch:
+                queued.done = True
 
 
 @attrs.frozen

@@ -72,6 +72,19 @@ class PostgresStore(SQLStore):
         self._conninfo = conninfo
         self._schema = schema
         self._pool: Any = None
+        # Connections kept open, and how long a statement waits for one before it fails
+        # (a database gone must fail writes, not hang them): see `configure_pool`.
+        self.pool_size = 4
+        self.pool_timeout = 30.0
+
+    def configure_pool(self, *, size: int | None = None, timeout: float | None = None) -> None:
+        """Set the pool's size and its wait for a connection (seconds), before `open`."""
+        if size is not None:
+            if size < 1:
+                raise StoreError("a store's pool needs at least one connection")
+            self.pool_size = size
+        if timeout is not None:
+            self.pool_timeout = timeout
 
     def _open_sync(self) -> None:
         import psycopg  # noqa: PLC0415 - optional dependency
@@ -89,7 +102,12 @@ class PostgresStore(SQLStore):
                 connection.commit()
 
         pool = psycopg_pool.ConnectionPool(
-            self._conninfo, min_size=1, max_size=4, open=False, configure=configure
+            self._conninfo,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            configure=configure,
+            timeout=self.pool_timeout,
         )
         try:
             pool.open(wait=True, timeout=10.0)
@@ -116,6 +134,7 @@ class PostgresStore(SQLStore):
             finally:
                 cursor.close()
 
+    postgres = True
     _share_lock = " FOR SHARE"
 
     def _intent_notice(self, scope_key: str) -> tuple[str, Sequence[object]]:

@@ -15,9 +15,77 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["LATEST", "MIGRATIONS", "SQL"]
+import attrs
 
-MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+__all__ = ["LATEST", "MIGRATIONS", "SQL", "PostgresOnly"]
+
+
+@attrs.frozen
+class PostgresOnly:
+    """A migration statement only PostgreSQL runs (a function SQLite has no language
+    for); SQLite records the version without it."""
+
+    sql: str
+
+
+# The fleet's shared rate budget: at most `p_limit` entries of a scope whose time is in
+# the last `p_window` seconds of the database's clock, decided under an advisory lock
+# on the scope, so two processes never both take the last place. An entry counts from
+# the moment it is taken until it is settled (its answer came: `coursegen_rate_settle`
+# moves it to that moment), and an unsettled one counts however old it is, up to
+# `p_in_flight` seconds (a process that died with a request in the air). Returns the
+# entry's id and its time (epoch seconds) when admitted, else NULL and how many seconds
+# until a place frees up.
+_RATE_TAKE = """CREATE FUNCTION coursegen_rate_take(
+    p_scope TEXT, p_limit INTEGER, p_window DOUBLE PRECISION, p_in_flight DOUBLE PRECISION
+) RETURNS TABLE (entry BIGINT, taken_at DOUBLE PRECISION, wait DOUBLE PRECISION)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now TIMESTAMPTZ;
+    v_used INTEGER;
+    v_frees TIMESTAMPTZ;
+    v_entry BIGINT;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('coursegen_rate:' || p_scope, 0));
+    v_now := clock_timestamp();  -- after the lock: the moment of the decision
+    DELETE FROM coursegen_rate_log AS log
+        WHERE log.scope = p_scope
+        AND log.at <= v_now - make_interval(secs => p_window)
+        AND (log.settled OR log.at <= v_now - make_interval(secs => p_in_flight));
+    SELECT count(*) INTO v_used FROM coursegen_rate_log AS log WHERE log.scope = p_scope;
+    IF v_used < p_limit THEN
+        INSERT INTO coursegen_rate_log (scope, at, settled) VALUES (p_scope, v_now, FALSE)
+            RETURNING id INTO v_entry;
+        RETURN QUERY SELECT v_entry, extract(epoch FROM v_now)::DOUBLE PRECISION,
+            0.0::DOUBLE PRECISION;
+        RETURN;
+    END IF;
+    -- Full: the place frees when the entry `p_limit` places from the newest leaves the
+    -- window (an unsettled one when its answer comes: asked again then, at the latest).
+    SELECT CASE WHEN log.settled THEN log.at + make_interval(secs => p_window)
+                ELSE greatest(v_now, log.at + make_interval(secs => p_window)) END
+        INTO v_frees FROM coursegen_rate_log AS log WHERE log.scope = p_scope
+        ORDER BY log.at DESC OFFSET p_limit - 1 LIMIT 1;
+    RETURN QUERY SELECT NULL::BIGINT, NULL::DOUBLE PRECISION,
+        greatest(extract(epoch FROM v_frees - v_now)::DOUBLE PRECISION, 0.001);
+END
+$$"""
+
+# The answer of the request an entry admitted came: from now it counts from this moment
+# (the vendor counted the request somewhere before it), and leaves with the window.
+_RATE_SETTLE = """CREATE FUNCTION coursegen_rate_settle(p_scope TEXT, p_entry BIGINT)
+RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+DECLARE
+    v_now TIMESTAMPTZ;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('coursegen_rate:' || p_scope, 0));
+    v_now := clock_timestamp();
+    UPDATE coursegen_rate_log SET at = v_now, settled = TRUE WHERE id = p_entry;
+    RETURN extract(epoch FROM v_now)::DOUBLE PRECISION;
+END
+$$"""
+
+MIGRATIONS: Final[tuple[tuple[int, tuple[str | PostgresOnly, ...]], ...]] = (
     (
         1,
         (
@@ -107,6 +175,26 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        5,
+        (
+            # The fleet's shared rate budget (PostgreSQL): the requests web processes
+            # send themselves (exports, public pages), one row per request in the air or
+            # answered within its window. The owner of a scope keeps the rest of the
+            # vendor's limit in memory (see `coursegen._fleet.WEB_SHARE`).
+            PostgresOnly(
+                """CREATE TABLE coursegen_rate_log (
+                    id BIGSERIAL PRIMARY KEY,
+                    scope TEXT NOT NULL,
+                    at TIMESTAMPTZ NOT NULL,
+                    settled BOOLEAN NOT NULL
+                )"""
+            ),
+            PostgresOnly("CREATE INDEX coursegen_rate_log_scope ON coursegen_rate_log (scope, at)"),
+            PostgresOnly(_RATE_TAKE),
+            PostgresOnly(_RATE_SETTLE),
+        ),
+    ),
 )
 
 LATEST: Final = MIGRATIONS[-1][0]
@@ -178,6 +266,8 @@ class SQL:
     )
     # An owner's writes start with this (PostgreSQL adds FOR SHARE: a takeover waits for
     # the write in flight, and every later write of the old owner sees the new epoch).
+    RATE_TAKE: Final = "SELECT entry, taken_at, wait FROM coursegen_rate_take(?, ?, ?, ?)"
+    RATE_SETTLE: Final = "SELECT coursegen_rate_settle(?, ?)"
     EPOCH_OF: Final = "SELECT epoch FROM coursegen_owners WHERE scope = ?"
     OWNERS: Final = "SELECT scope, owner, epoch, taken_at FROM coursegen_owners ORDER BY scope"
     INSERT_HISTORY: Final = (

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import coursegen
 
-from ._adapter import DEFAULT_BLOOM_MIX, EduMate, blooms_requirements
+from ._adapter import EduMate
+from ._blooms import DEFAULT_BLOOM_MIX, blooms_requirements
 
 if TYPE_CHECKING:
     from .sandbox import EduMateSandbox

@@ -15,7 +15,6 @@ What the vendor does beyond its docs, and how this adapter meets it:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
@@ -29,7 +28,6 @@ from coursegen import (
     CourseRequest,
     ExportResult,
     InvalidRequest,
-    JobErrorInfo,
     JobStatus,
     MalformedResponse,
     NotFound,
@@ -45,22 +43,17 @@ from coursegen import (
     Request,
     Settings,
     Snapshot,
-    UnsupportedFeature,
     WebhookEvent,
 )
 from coursegen.wire import (
     VendorAPI,
+    fraction_of_percent,
     https_problem,
-    parse_json,
     parse_rate_limit_headers,
-    structure,
-    unknown_keys,
 )
 
 from ._wire import (
     CONVERTER,
-    COURSE_KEYS,
-    CourseBody,
     CourseCreatedEvent,
     CourseExportedEvent,
     CourseFailedEvent,
@@ -190,10 +183,7 @@ class LearningStudio:
         is spent. Add-ons are sent sorted, so one request always makes the same body;
         `extra` is merged last and may override any field.
         """
-        if not isinstance(request, CourseRequest):
-            raise UnsupportedFeature(
-                self.name, type(request).__name__, "LearningStudioAI generates courses only"
-            )
+        request = self._api.only(request, CourseRequest, "courses")
         self._api.refuse(_course_request_problems(request))
         body = CreateJobBody(
             subject=request.subject,
@@ -237,14 +227,11 @@ class LearningStudio:
         the word kept in `vendor_status`; a `completed` job without a course, or a body
         about another job, is `MalformedResponse`."""
         data, job = self._api.read(response, CONVERTER, JobResponse)
-        if job.job_id != job_id:
-            raise self._api.malformed(
-                f"asked for job {job_id!r}, the answer is about job {job.job_id!r}", response
-            )
+        self._api.check_job(job_id, job.job_id, response)
         status = _STATUSES.get(job.status, JobStatus.RUNNING)
         course: Course | None = None
         if job.course is not None:
-            course = _course(job.course, data["course"])
+            course = job.course.course(data["course"])
         elif status is JobStatus.SUCCEEDED:
             raise self._api.malformed("the job is completed but its course is null", response)
         return Snapshot(
@@ -252,9 +239,9 @@ class LearningStudio:
             provider=self.name,
             status=status,
             vendor_status=job.status,
-            progress=_fraction(job.progress),
+            progress=fraction_of_percent(job.progress),
             result=course,
-            error=_error_info(job.error),
+            error=None if job.error is None else job.error.info(),
             raw=data,
         )
 
@@ -300,7 +287,7 @@ class LearningStudio:
 
     def read_export(self, response: httpx.Response) -> ExportResult:
         _, exported = self._api.read(response, CONVERTER, ExportResponse)
-        return _export_result(exported)
+        return exported.result()
 
     # ------------------------------------------------------------------- webhooks
 
@@ -314,40 +301,23 @@ class LearningStudio:
         course: deduplicate on `job_id`.
         """
         del headers  # nothing to verify: the vendor sends no signature
-        text = body.decode("utf-8", errors="replace")
-        data = parse_json(body, provider=self.name)
-        event = data.get("event") if isinstance(data, dict) else None
+        hook = self._api.webhook(body)
+        event = hook.event
         if event == "course.created":
-            created = structure(CONVERTER, data, CourseCreatedEvent, provider=self.name, raw=text)
-            snapshot = Snapshot(
-                job_id=created.job_id,
-                provider=self.name,
-                status=JobStatus.SUCCEEDED,
-                vendor_status=event,
-                result=_course(created.course, data["course"]),
-                raw=data,
-            )
-            return WebhookEvent(self.name, event, created.job_id, snapshot=snapshot, raw=data)
+            created = hook.read(CONVERTER, CourseCreatedEvent)
+            course = created.course.course(hook.data["course"])
+            return hook.job_event(event, created.job_id, JobStatus.SUCCEEDED, result=course)
         if event == "course.failed":
-            failed = structure(CONVERTER, data, CourseFailedEvent, provider=self.name, raw=text)
-            snapshot = Snapshot(
-                job_id=failed.job_id,
-                provider=self.name,
-                status=JobStatus.FAILED,
-                vendor_status=event,
-                error=_error_info(failed.error),
-                raw=data,
-            )
-            return WebhookEvent(self.name, event, failed.job_id, snapshot=snapshot, raw=data)
+            failed = hook.read(CONVERTER, CourseFailedEvent)
+            error = failed.error.info()
+            return hook.job_event(event, failed.job_id, JobStatus.FAILED, error=error)
         if event == "course.exported":
-            exported = structure(CONVERTER, data, CourseExportedEvent, provider=self.name, raw=text)
-            return WebhookEvent(self.name, event, export=_export_result(exported), raw=data)
-        raise MalformedResponse(
+            exported = hook.read(CONVERTER, CourseExportedEvent)
+            return hook.event_of(event, export=exported.result())
+        raise hook.malformed(
             f"unknown webhook event {event!r}"
-            if isinstance(event, str)
-            else "the webhook body has no event name",
-            provider=self.name,
-            raw=text,
+            if event is not None
+            else "the webhook body has no event name"
         )
 
     # ------------------------------------------------------------------- helpers
@@ -357,7 +327,7 @@ class LearningStudio:
         if data is None:
             return None
         try:
-            return structure(CONVERTER, data, ErrorBody, provider=self.name, raw=response.text)
+            return self._api.structure(data, response, CONVERTER, ErrorBody)
         except MalformedResponse:
             # Not the documented shape; keep a code if there is one, since it classifies.
             code = data.get("code") if isinstance(data, dict) else None
@@ -404,36 +374,3 @@ def _course_request_problems(request: CourseRequest) -> list[str]:
     if request.callback_url is not None and (problem := https_problem(request.callback_url)):
         problems.append(problem)
     return problems
-
-
-def _fraction(percent: float | None) -> float | None:
-    if percent is None or not math.isfinite(percent):
-        return None
-    return min(max(percent / 100.0, 0.0), 1.0)
-
-
-def _error_info(error: ErrorBody | None) -> JobErrorInfo | None:
-    return None if error is None else JobErrorInfo(message=error.message, code=error.code or None)
-
-
-def _course(course: CourseBody, data: Mapping[str, Any]) -> Course:
-    return Course(
-        id=course.id,
-        title=course.name,
-        description=course.headline,
-        language=course.language_id,
-        format=course.format,
-        share_url=course.share_url,
-        created_at=course.created_at,
-        extra=unknown_keys(data, COURSE_KEYS),
-    )
-
-
-def _export_result(exported: ExportResponse | CourseExportedEvent) -> ExportResult:
-    return ExportResult(
-        course_id=exported.course_id,
-        format=exported.format,
-        download_url=exported.download_url,
-        share_url=exported.share_url,
-        exported_at=exported.exported_at,
-    )

@@ -4,18 +4,23 @@ The records mirror the vendor's payloads field for field, in snake_case; `CONVER
 holds every wire rule (camelCase keys, ISO dates, strict types, unknown keys ignored),
 so the records themselves carry none. Statuses and event names stay plain strings here:
 a word the vendor adds tomorrow must still parse, and the adapter decides what it means.
+What a record means in coursegen's terms is its method (`CourseBody.course`,
+`ErrorBody.info`, `ExportResponse.result`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from coursegen.wire import camel_case, camel_case_converter
+from coursegen import Course, ExportResult, JobErrorInfo
+from coursegen.wire import camel_case, camel_case_converter, unknown_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import cattrs
 
 __all__ = [
@@ -84,6 +89,19 @@ class CourseBody:
     share_url: str | None = None
     created_at: datetime | None = None
 
+    def course(self, data: Mapping[str, Any]) -> Course:
+        """The neutral `Course`; `data` is this course's JSON, whose unread keys go to `extra`."""
+        return Course(
+            id=self.id,
+            title=self.name,
+            description=self.headline,
+            language=self.language_id,
+            format=self.format,
+            share_url=self.share_url,
+            created_at=self.created_at,
+            extra=unknown_keys(data, COURSE_KEYS),
+        )
+
 
 @attrs.frozen
 class ErrorBody:
@@ -91,6 +109,10 @@ class ErrorBody:
 
     message: str
     code: str | None = None
+
+    def info(self) -> JobErrorInfo:
+        """A failed job's reason; an empty code counts as none."""
+        return JobErrorInfo(message=self.message, code=self.code or None)
 
 
 @attrs.frozen
@@ -114,6 +136,16 @@ class ExportResponse:
     share_url: str | None = None
     exported_at: datetime | None = None
 
+    def result(self) -> ExportResult:
+        """The neutral `ExportResult` (a `course.exported` webhook reads the same)."""
+        return ExportResult(
+            course_id=self.course_id,
+            format=self.format,
+            download_url=self.download_url,
+            share_url=self.share_url,
+            exported_at=self.exported_at,
+        )
+
 
 # --------------------------------------------------------------------------- webhooks
 
@@ -133,13 +165,8 @@ class CourseFailedEvent:
 
 
 @attrs.frozen
-class CourseExportedEvent:
-    event: str
-    course_id: str
-    format: str
-    download_url: str
-    share_url: str | None = None
-    exported_at: datetime | None = None
+class CourseExportedEvent(ExportResponse):
+    event: str = ""
 
 
 # --------------------------------------------------------------------------- rules

@@ -26,70 +26,50 @@ What the vendor does beyond its docs, and how this adapter meets it (VENDORS.md 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 import attrs
 import httpx
 
 from coursegen import (
-    AuthenticationError,
     Capabilities,
-    Chapter,
-    ConfigurationError,
-    Conflict,
     Course,
     CourseRequest,
-    InvalidRequest,
-    JobErrorInfo,
     JobStatus,
     Lesson,
-    MalformedResponse,
-    Money,
-    NotFound,
     Operation,
-    PermissionDenied,
     PollPolicy,
     ProviderError,
-    ProviderUnavailable,
-    QuotaExceeded,
     RateLimit,
-    RateLimited,
     RateLimitState,
     Request,
     RetryPolicy,
     Secret,
     Settings,
     Snapshot,
-    UnsupportedFeature,
     WebhookEvent,
-    WebhookVerificationError,
 )
 from coursegen.wire import (
     VendorAPI,
-    parse_json,
     parse_rate_limit_headers,
     read_json,
-    structure,
-    unknown_keys,
+    seconds_of_ms,
+    text_option,
+    whole_number_option,
 )
 
+from ._webhooks import verify_signature, webhook_event
 from ._wire import (
     CONVERTER,
-    ChapterBody,
+    ERRORS_BY_CODE,
     CourseResponse,
     CreateCourseBody,
     LessonBody,
-    PriceSnapshot,
     PublicCourseResponse,
+    course_record,
 )
-
-if TYPE_CHECKING:
-    from decimal import Decimal
 
 __all__ = ["TutorFlow"]
 
@@ -103,75 +83,11 @@ LEVELS: Final = ("beginner", "intermediate", "advanced")
 MIN_LESSONS: Final = 1
 MAX_LESSONS: Final = 50
 
-_STATUSES: Final[Mapping[str, JobStatus]] = MappingProxyType(
-    {
-        "PENDING": JobStatus.PENDING,
-        "PROCESSING": JobStatus.RUNNING,
-        "COMPLETED": JobStatus.SUCCEEDED,
-        "FAILED": JobStatus.FAILED,
-    }
-)
-
-# Every code of the docs' table. The codes say more than the status does: a 403 may be a
-# spent free allowance (QuotaExceeded) rather than a refusal (PermissionDenied).
-_ERRORS_BY_CODE: Final[Mapping[str, type[ProviderError]]] = MappingProxyType(
-    {
-        "platform_invalid_request": InvalidRequest,
-        "platform_invalid_api_key": AuthenticationError,
-        "platform_api_key_revoked": AuthenticationError,
-        "platform_api_key_expired": AuthenticationError,
-        "payment_required": QuotaExceeded,
-        "x402_payment_failed": QuotaExceeded,
-        "platform_insufficient_credits": QuotaExceeded,
-        "platform_forbidden": PermissionDenied,
-        "email_verification_required": PermissionDenied,
-        "free_credits_exhausted": QuotaExceeded,
-        "platform_workspace_suspended": PermissionDenied,
-        "platform_not_found": NotFound,
-        "platform_conflict": Conflict,
-        "platform_rate_limit_exceeded": RateLimited,
-        "platform_internal_error": ProviderUnavailable,
-    }
-)
-
-# CourseResDto keys that a neutral `Course` field reads, and those about the request
-# (the job) rather than the course; every other key goes to `Course.extra`.
-_COURSE_FIELDS: Final = frozenset(
-    {
-        "courseId",
-        "title",
-        "description",
-        "language",
-        "previewUrl",
-        "publicUrl",
-        "chapters",
-        "lessons",
-        "completedAt",
-    }
-)
-_JOB_FIELDS: Final = frozenset(
-    {
-        "id",
-        "status",
-        "isTerminal",
-        "pollAfterMs",
-        "priceSnapshot",
-        "idempotencyKey",
-        "idempotentReplay",
-    }
-)
-_LESSON_FIELDS: Final = frozenset({"title", "sequence", "type", "chapterTitle", "lessonUrl"})
-
-_SIGNATURE: Final = re.compile(r"(?:sha256=)?([0-9a-f]{64})")
-_NO_REASON: Final = "TutorFlow reports the course request FAILED (its API gives no reason)"
 _MISSING_KEY: Final = (
     "TutorFlow needs a Platform API key (tf_platform_...): set TUTORFLOW_API_KEY or "
     "COURSEGEN_TUTORFLOW_API_KEY, or put it in the URL (tutorflow://KEY@api.tutorflow.io)"
 )
-_UNVERIFIABLE: Final = (
-    "no TutorFlow webhook secret is configured (set TUTORFLOW_WEBHOOK_SECRET, "
-    "COURSEGEN_TUTORFLOW_WEBHOOK_SECRET or webhook_secret=): the webhook cannot be verified"
-)
+_PER_MINUTE: Final = "requests per minute (60 on standard plans, 1000 on production)"
 
 
 @attrs.frozen
@@ -269,10 +185,12 @@ class TutorFlow:
         return cls(
             api=api,
             webhook_secret=settings.webhook_secret,
-            workspace=_text_option(settings, "workspace"),
-            rate_limit=_rate_limit_option(settings),
-            tier=_text_option(settings, "tier"),
-            classroom_id=_text_option(settings, "classroom_id"),
+            workspace=text_option(settings, "workspace", vendor="TutorFlow"),
+            rate_limit=whole_number_option(
+                settings, "rate_limit", DEFAULT_RATE_LIMIT, vendor="TutorFlow", unit=_PER_MINUTE
+            ),
+            tier=text_option(settings, "tier", vendor="TutorFlow"),
+            classroom_id=text_option(settings, "classroom_id", vendor="TutorFlow"),
         )
 
     @property
@@ -300,10 +218,7 @@ class TutorFlow:
         the `Idempotency-Key` header and as `idempotencyKey` in the body; if `extra`
         overrides the body's, the header follows it.
         """
-        if not isinstance(request, CourseRequest):
-            raise UnsupportedFeature(
-                self.name, type(request).__name__, "TutorFlow generates courses only"
-            )
+        request = self._api.only(request, CourseRequest, "courses")
         self._api.refuse(_course_request_problems(request))
         body = CreateCourseBody(
             prompt=request.subject,
@@ -343,11 +258,7 @@ class TutorFlow:
     def read_snapshot(self, job_id: str, response: httpx.Response) -> Snapshot:
         """The request's state; an answer about another request is `MalformedResponse`."""
         data, course = self._api.read(response, CONVERTER, CourseResponse)
-        if course.id != job_id:
-            raise self._api.malformed(
-                f"asked for course request {job_id!r}, the answer is about {course.id!r}",
-                response,
-            )
+        self._api.check_job(job_id, course.id, response, what="course request")
         return self._snapshot(course, data, response)
 
     # ------------------------------------------------------------------- errors
@@ -357,14 +268,8 @@ class TutorFlow:
         first and by the HTTP status otherwise. A body that is not the envelope (a
         proxy's page, a framework's default error) still gives the status's error; `raw`
         is always the body as received."""
-        code, vendor_message = _error_fields(response)
-        return self._api.error(
-            response,
-            code=code,
-            message=vendor_message,
-            codes=_ERRORS_BY_CODE,
-            rate_limit=self.read_rate_limit(response),
-        )
+        rate_limit = self.read_rate_limit(response)
+        return self._api.read_error(response, codes=ERRORS_BY_CODE, rate_limit=rate_limit)
 
     def read_rate_limit(self, response: httpx.Response) -> RateLimitState | None:
         """`X-RateLimit-Limit`, `-Remaining`, and `-Reset` (an absolute Unix time, made
@@ -386,19 +291,7 @@ class TutorFlow:
         course_id = page.course_id or page.id
         if not course_id:
             raise self._api.malformed("the public course has neither courseId nor id", response)
-        return Course(
-            id=course_id,
-            title=page.title or page.slug or course_id,
-            description=page.description,
-            language=page.language,
-            chapters=_chapters(page.chapters),
-            lessons=_lessons(page.lessons, data.get("lessons")),
-            share_url=page.public_url,
-            preview_url=page.preview_url,
-            public_url=page.public_url,
-            created_at=page.completed_at or page.created_at,
-            extra=unknown_keys(data, _COURSE_FIELDS | _JOB_FIELDS),
-        )
+        return course_record(page, course_id, data)
 
     def public_lesson(self, share_token: str, sequence: int) -> httpx.Request:
         """`GET /v1/platform/courses/public/:shareToken/lessons/:sequence`, with no key."""
@@ -413,7 +306,7 @@ class TutorFlow:
         data = read_json(response, provider=self.name)
         if isinstance(data, dict) and isinstance(data.get("lesson"), dict):
             data = data["lesson"]  # a wrapped lesson, as some copies of the docs show
-        return _lesson(self._api.structure(data, response, CONVERTER, LessonBody), data)
+        return self._api.structure(data, response, CONVERTER, LessonBody).lesson(data)
 
     # ------------------------------------------------------------------- webhooks
 
@@ -430,96 +323,25 @@ class TutorFlow:
         Other events are returned verified, without a snapshot.
         """
         fields = httpx.Headers(headers)
-        self._verify(fields.get("X-Platform-Signature"), body)
-        text = body.decode("utf-8", errors="replace")
-        data = parse_json(body, provider=self.name)
-        body_event = data.get("event") if isinstance(data, dict) else None
-        header_event = fields.get("X-Platform-Event")
-        if header_event and isinstance(body_event, str) and body_event != header_event:
-            raise WebhookVerificationError(
-                f"the X-Platform-Event header ({header_event!r}) disagrees with the signed "
-                f"body's event ({body_event!r})"
-            )
-        event = header_event or body_event
-        if not isinstance(event, str) or not event:
-            raise MalformedResponse(
-                "the webhook names no event (no X-Platform-Event header, no body event)",
-                provider=self.name,
-                raw=text,
-            )
-        payload = _webhook_payload(data)
-        if payload is None:
-            return WebhookEvent(self.name, event, verified=True, raw=data)
-        # The event, not the body's status, says how the request ended; a body without
-        # a status is read all the same.
-        readable = dict(payload)
-        if not isinstance(readable.get("status"), str):
-            readable["status"] = event
-        course = structure(CONVERTER, readable, CourseResponse, provider=self.name, raw=text)
-        if event == "course.deployed":
-            result = _course(course, payload) if course.course_id is not None else None
-            snapshot = Snapshot(
-                job_id=course.id,
-                provider=self.name,
-                status=JobStatus.SUCCEEDED,
-                vendor_status=event,
-                result=result,
-                cost=_money(course.price_snapshot),
-                raw=data,
-            )
-        elif event == "course.completed":
-            snapshot = Snapshot(
-                job_id=course.id,
-                provider=self.name,
-                status=JobStatus.FAILED,
-                vendor_status=event,
-                error=_failure(payload),
-                cost=_money(course.price_snapshot),
-                raw=data,
-            )
-        else:
-            return WebhookEvent(self.name, event, course.id, verified=True, raw=data)
-        return WebhookEvent(self.name, event, course.id, snapshot=snapshot, verified=True, raw=data)
-
-    def _verify(self, signature: str | None, body: bytes) -> None:
-        secret = self._webhook_secret
-        if secret is None or not secret:
-            raise WebhookVerificationError(_UNVERIFIABLE)
-        if not signature:
-            raise WebhookVerificationError("the X-Platform-Signature header is missing")
-        match = _SIGNATURE.fullmatch(signature.strip().lower())
-        if match is None:
-            raise WebhookVerificationError("X-Platform-Signature is not a hex HMAC-SHA256")
-        given = match.group(1).encode()
-        raw = secret.reveal().encode()
-        keys = (raw, hashlib.sha256(raw).hexdigest().encode(), hashlib.sha256(raw).digest())
-        # Every key is tried, whatever matched first: the time taken tells nothing.
-        matched = False
-        for key in keys:
-            expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-            matched = hmac.compare_digest(expected, given) | matched
-        if not matched:
-            raise WebhookVerificationError(
-                "X-Platform-Signature does not match the body: forged, altered, or signed "
-                "with another secret"
-            )
+        verify_signature(self._webhook_secret, fields.get("X-Platform-Signature"), body)
+        hook = self._api.webhook(body, verified=True)
+        event = hook.event_named(fields.get("X-Platform-Event"), header="X-Platform-Event")
+        return webhook_event(hook, event)
 
     # ------------------------------------------------------------------- helpers
 
     def _snapshot(
         self, course: CourseResponse, data: Mapping[str, Any], response: httpx.Response
     ) -> Snapshot:
-        status, error = _status(course, data)
+        status, error = course.outcome(data)
         result: Course | None = None
         if status is JobStatus.SUCCEEDED:
             if course.course_id is None:
                 raise self._api.malformed(
                     "the request is COMPLETED but names no courseId", response
                 )
-            result = _course(course, data)
-        poll_after: float | None = None
-        if not status.is_terminal and course.poll_after_ms is not None:
-            poll_after = course.poll_after_ms / 1000.0 if course.poll_after_ms >= 0 else None
+            result = course_record(course, course.course_id, data)
+        poll_after = None if status.is_terminal else seconds_of_ms(course.poll_after_ms)
         return Snapshot(
             job_id=course.id,
             provider=self.name,
@@ -528,37 +350,9 @@ class TutorFlow:
             result=result,
             error=error,
             poll_after=poll_after,
-            cost=_money(course.price_snapshot),
+            cost=course.cost(),
             raw=data,
         )
-
-
-# ----------------------------------------------------------------------- settings
-
-
-def _text_option(settings: Settings, name: str) -> str | None:
-    value = settings.option(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"TutorFlow setting {name!r} must be a non-empty string")
-    return value.strip()
-
-
-def _rate_limit_option(settings: Settings) -> int:
-    value = settings.option("rate_limit", DEFAULT_RATE_LIMIT)
-    if isinstance(value, bool):
-        value = None  # `True` is no number of requests
-    try:
-        limit = int(str(value).strip()) if isinstance(value, str) else value
-    except ValueError:
-        limit = None
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ConfigurationError(
-            f"TutorFlow setting 'rate_limit' must be a whole number of requests per minute "
-            f"(60 on standard plans, 1000 on production), not {value!r}"
-        )
-    return limit
 
 
 # ----------------------------------------------------------------------- translation
@@ -586,149 +380,3 @@ def _course_request_problems(request: CourseRequest) -> list[str]:
         if value is not None and not value.strip():
             problems.append(f"{name} must not be blank (leave it None for the vendor's default)")
     return problems
-
-
-def _status(
-    course: CourseResponse, data: Mapping[str, Any]
-) -> tuple[JobStatus, JobErrorInfo | None]:
-    """The neutral status of a request, honouring `isTerminal` when the vendor sends it."""
-    known = _STATUSES.get(course.status.upper())
-    terminal = course.is_terminal
-    if terminal is None:
-        status = known or JobStatus.RUNNING
-    elif terminal:
-        if known is JobStatus.SUCCEEDED:
-            status = JobStatus.SUCCEEDED
-        elif known is JobStatus.FAILED:
-            status = JobStatus.FAILED
-        else:
-            message = (
-                f"TutorFlow ended the course request (isTerminal) with status "
-                f"{course.status!r}, which is neither COMPLETED nor FAILED"
-            )
-            return JobStatus.FAILED, JobErrorInfo(message=message, code=None)
-    else:
-        # Not over, whatever the word: a COMPLETED still deploying is still running.
-        status = known if known is JobStatus.PENDING else JobStatus.RUNNING
-    return status, (_failure(data) if status is JobStatus.FAILED else None)
-
-
-def _failure(data: Mapping[str, Any]) -> JobErrorInfo:
-    """Why a request failed, best effort: the docs define no reason field, so an
-    `error` object or string is read if a copy of the API sends one."""
-    error = data.get("error")
-    if isinstance(error, Mapping):
-        message = error.get("message")
-        code = error.get("code")
-        return JobErrorInfo(
-            message=message if isinstance(message, str) and message else _NO_REASON,
-            code=code if isinstance(code, str) and code else None,
-        )
-    if isinstance(error, str) and error:
-        return JobErrorInfo(message=error)
-    return JobErrorInfo(message=_NO_REASON)
-
-
-def _money(price: PriceSnapshot | None) -> Money | None:
-    """`priceSnapshot` as Money: `amountUsd`, else `unitPrice` x `units`."""
-    if price is None:
-        return None
-    amount: Decimal | None = price.amount_usd
-    if amount is None and price.unit_price is not None and price.units is not None:
-        amount = price.unit_price * price.units
-    if amount is None:
-        return None
-    return Money(amount, (price.currency or "USD").upper())
-
-
-def _course(course: CourseResponse, data: Mapping[str, Any]) -> Course:
-    """The course a COMPLETED request made. `share_url` and `public_url` are both the
-    learner page (`publicUrl`); the share token stays in `extra["shareToken"]`."""
-    course_id = course.course_id or course.id
-    return Course(
-        id=course_id,
-        title=course.title or course.slug or course_id,
-        description=course.description,
-        language=course.language,
-        chapters=_chapters(course.chapters),
-        lessons=_lessons(course.lessons, data.get("lessons")),
-        share_url=course.public_url,
-        preview_url=course.preview_url,
-        public_url=course.public_url,
-        created_at=course.completed_at or course.created_at,
-        extra=unknown_keys(data, _COURSE_FIELDS | _JOB_FIELDS),
-    )
-
-
-def _chapters(chapters: tuple[ChapterBody, ...] | None) -> tuple[Chapter, ...]:
-    return tuple(
-        Chapter(
-            title=chapter.title,
-            sequence=chapter.sequence,
-            lesson_count=chapter.lesson_count,
-            slug=chapter.slug,
-        )
-        for chapter in chapters or ()
-    )
-
-
-def _lessons(lessons: tuple[LessonBody, ...] | None, raw: object) -> tuple[Lesson, ...]:
-    # `structure` checked the shape, so `raw` is the list the lessons were read from.
-    items = raw if isinstance(raw, list) else []
-    return tuple(_lesson(lesson, data) for lesson, data in zip(lessons or (), items, strict=False))
-
-
-def _lesson(lesson: LessonBody, data: Mapping[str, Any]) -> Lesson:
-    content = data.get("content")
-    known = _LESSON_FIELDS | ({"content"} if isinstance(content, str) else set())
-    return Lesson(
-        title=lesson.title,
-        sequence=lesson.sequence,
-        type=lesson.type,
-        chapter_title=lesson.chapter_title,
-        url=lesson.lesson_url,
-        content=content if isinstance(content, str) else None,
-        extra=unknown_keys(data, frozenset(known)),
-    )
-
-
-def _error_fields(response: httpx.Response) -> tuple[str | None, str | None]:
-    """The vendor's code and message, from the envelope or the shapes seen beside it."""
-    try:
-        data = read_json(response, provider=PROVIDER)
-    except MalformedResponse:
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    inner = data.get("error")
-    if isinstance(inner, dict):
-        source: Mapping[str, Any] = inner  # the documented envelope
-    elif "code" in data:
-        source = data  # the envelope's contents, unwrapped
-    else:
-        # A framework's default (`{"statusCode", "message", "error": "Not Found"}`).
-        message = data.get("message")
-        if isinstance(message, list):
-            message = "; ".join(str(item) for item in message)
-        if not isinstance(message, str) or not message:
-            message = inner if isinstance(inner, str) and inner else None
-        return None, message
-    code = source.get("code")
-    message = source.get("message")
-    return (
-        code if isinstance(code, str) and code else None,
-        message if isinstance(message, str) and message else None,
-    )
-
-
-def _webhook_payload(data: Any) -> Mapping[str, Any] | None:
-    """The course request a webhook is about: under `data` (or `course`), or the body itself."""
-    if not isinstance(data, dict):
-        return None
-    for key in ("data", "course"):
-        if isinstance(data.get(key), dict):
-            inner: Mapping[str, Any] = data[key]
-            return inner
-    if "id" in data:
-        return data
-    return None
