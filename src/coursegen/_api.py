@@ -96,8 +96,8 @@ class VendorAPI:
     prefix: str = ""
     secrets: tuple[Secret, ...] = attrs.field(default=(), converter=_secrets, repr=False)
     _root: httpx.URL = attrs.field(init=False, repr=False)
-    # The root's path, as sent: a plain URL under the root is the root with a longer one.
-    _root_path: str = attrs.field(init=False, repr=False, eq=False)
+    # The root as text: a plain URL under the root is this text with a path appended.
+    _root_text: str = attrs.field(init=False, repr=False, eq=False)
     # Every keyed request's headers, made once (the key does not change); each request
     # copies them, so this one is never changed.
     _keyed_headers: httpx.Headers = attrs.field(init=False, repr=False, eq=False)
@@ -113,9 +113,9 @@ class VendorAPI:
             path += prefix
         return self.base_url.copy_with(path=path + "/", query=None, fragment=None)
 
-    @_root_path.default
-    def _path_of_root(self) -> str:
-        return self._root.raw_path.decode("ascii")
+    @_root_text.default
+    def _text_of_root(self) -> str:
+        return str(self._root)
 
     @_keyed_headers.default
     def _headers_with_key(self) -> httpx.Headers:
@@ -169,9 +169,9 @@ class VendorAPI:
         """The URL of `segments` (already quoted, see `segment`) under the API's root."""
         path = "/".join(segments)
         if _PLAIN_PATH.fullmatch(path):
-            # The common case (`api/v1/jobs/ID`): the root with the path appended, no
-            # joining needed, about half what a parse of the whole URL costs.
-            return self._root.copy_with(raw_path=(self._root_path + path).encode("ascii"))
+            # The common case (`api/v1/jobs/ID`): the root's text with the path appended,
+            # parsed once (a third of what joining costs, and less than `copy_with`).
+            return httpx.URL(self._root_text + path)
         # Dot segments, a query, an absolute path, a scheme: resolved as a relative
         # reference under the root.
         return self._root.join(path)

@@ -511,13 +511,14 @@ class Sender:
             request.extensions = extensions
         if scope.cancelled_caught:
             raise _Stalled(f"no answer within {self.retry.attempt_timeout:g} s")
-        logger.debug(
-            "%s %s %s -> %d",
-            self.adapter.name,
-            request.method,
-            request.url.path,
-            response.status_code,
-        )
+        if logger.isEnabledFor(logging.DEBUG):  # the path is not even read otherwise
+            logger.debug(
+                "%s %s %s -> %d",
+                self.adapter.name,
+                request.method,
+                request.url.path,
+                response.status_code,
+            )
         return self._decoded(request, response, received)
 
     def _decoded(
