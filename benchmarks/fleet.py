@@ -45,6 +45,7 @@ import trio.testing
 
 from ._contenders import CONTENDERS, SEED, lower_bound, raw_request_cpu
 from ._cpu import cpu_rounds
+from ._imports import import_lines, import_times
 from ._measure import Run, in_process, served
 from ._mixed import MixedRun, mixed, mixed_missing
 from ._overhead import overhead
@@ -52,6 +53,7 @@ from ._report import cpu_lines, mixed_table, mixed_targets, plot, table, target_
 
 if TYPE_CHECKING:
     from ._cpu import CpuSize
+    from ._imports import ImportTime
     from ._overhead import Overhead
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +61,7 @@ OUT = ROOT / "benchmarks" / "out"
 DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-fleet.svg"
 VENDOR = "learningstudio"
-SCENARIOS = ("virtual", "served", "cpu", "overhead", "mixed")
+SCENARIOS = ("virtual", "served", "cpu", "overhead", "mixed", "imports")
 
 
 def _sizes(text: str) -> list[int]:
@@ -279,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
     raw_cpu: float | None = None
     over: tuple[Overhead, Overhead] | None = None
     cpu: list[CpuSize] = []
+    imports: list[ImportTime] = []
     mixed_runs: list[MixedRun] = []
     notes: list[str] = []
 
@@ -346,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
             for run in mixed_runs:
                 print(f"mixed    {run.contender:13} {run.jobs:6,} jobs: {_brief(run)}", flush=True)
 
+    if "imports" not in args.skip:
+        imports = import_times()
+        for line in import_lines(imports)[2:]:
+            print(f"imports  {line}", flush=True)
+
     elapsed = time.perf_counter() - started
     found = targets(virtual, over, jobs=args.target_jobs, label="virtual time")
     if served_runs:
@@ -367,6 +375,20 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
                 "measured). GC is timed apart through `gc.callbacks`. See `benchmarks/_cpu.py`."
             ),
         ]
+    if imports:
+        sections += [
+            "",
+            "## Import time (fresh interpreters)",
+            "",
+            *import_lines(imports),
+            "",
+            (
+                "The median of seven interleaved runs each; the baseline imports, after "
+                "`coursegen`, what its import loaded up front before imports were made "
+                "lazy (the client and HTTP stack, the store, the sandboxes, the providers). "
+                "See `benchmarks/_imports.py`."
+            ),
+        ]
     print("\n".join(sections))
     print(f"\n({elapsed:,.0f} s)")
 
@@ -380,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901, PLR0912, PLR0915 
         "overhead": [o.to_json() for o in over] if over else None,
         "cpu": [c.to_json() for c in cpu],
         "mixed": [r.to_json() for r in mixed_runs],
+        "imports": [t.to_json() for t in imports],
         "seconds": elapsed,
     }
     (OUT / f"fleet-{stamp}.json").write_text(json.dumps(raw, indent=2))
