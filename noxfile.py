@@ -158,6 +158,7 @@ def pip_install(session: nox.Session) -> None:
         _IMPORT_EVERY_MODULE,
         "coursegen",
         "-coursegen.testing",
+        "-coursegen._testkit",
         external=True,
         env=env,
     )
