@@ -129,6 +129,24 @@ async def _owned(store_url: str) -> bool:
         return bool(await store.owners())
 
 
+def _until_owned(store_url: str) -> None:
+    """Wait until a worker owns a scope (real time: the worker is another process)."""
+    for _ in range(600):  # a minute at the most
+        if anyio.run(_owned, store_url):
+            return
+        anyio.run(anyio.sleep, 0.1)
+    assert anyio.run(_owned, store_url), "the worker never took its scope"
+
+
+def _exit_status_after_sigterm(worker: subprocess.Popen[str]) -> int | None:
+    """SIGTERM to `worker`, then its exit status; None if it still ran two minutes on."""
+    worker.send_signal(signal.SIGTERM)
+    try:
+        return worker.wait(timeout=120)  # generous: it stops, or it hangs
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def test_a_worker_whose_database_is_gone_stops_on_sigterm():
     """A worker owning a scope whose database is dropped under it still stops on SIGTERM
     (its writes fail after the pool's wait instead of hanging the shutdown)."""
@@ -143,17 +161,9 @@ def test_a_worker_whose_database_is_gone_stops_on_sigterm():
                 store_url, targets, SPEED, concurrency=2, stderr=subprocess.DEVNULL
             )
             try:
-                for _ in range(600):  # until it owns its scope (or a minute has passed)
-                    if anyio.run(_owned, store_url):
-                        break
-                    anyio.run(anyio.sleep, 0.1)
-                assert anyio.run(_owned, store_url), "the worker never took its scope"
+                _until_owned(store_url)
                 drop_database(store_url)
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    code = worker.wait(timeout=120)  # generous: it stops, or it hangs
-                except subprocess.TimeoutExpired:
-                    code = None
+                code = _exit_status_after_sigterm(worker)
                 print(f"\nworker with its database gone: exit status {code} after SIGTERM")  # noqa: T201 - shown with -s
                 assert code is not None, "the worker did not stop on SIGTERM"
             finally:
@@ -182,17 +192,9 @@ def test_a_worker_whose_database_stops_answering_stops_on_sigterm():
                 extra=("--db-timeout", "2"),
             )
             try:
-                for _ in range(600):  # until it owns its scope (or a minute has passed)
-                    if anyio.run(_owned, store_url):
-                        break
-                    anyio.run(anyio.sleep, 0.1)
-                assert anyio.run(_owned, store_url), "the worker never took its scope"
+                _until_owned(store_url)
                 proxy.freeze()
-                worker.send_signal(signal.SIGTERM)
-                try:
-                    code = worker.wait(timeout=120)  # generous: it stops, or it hangs
-                except subprocess.TimeoutExpired:
-                    code = None
+                code = _exit_status_after_sigterm(worker)
                 print(f"\nworker with its database not answering: exit status {code}")  # noqa: T201 - shown with -s
                 assert code is not None, "the worker did not stop on SIGTERM"
             finally:

@@ -64,7 +64,7 @@ from ._errors import (
     SubmitOutcomeUnknown,
     TransportError,
 )
-from ._job import SANDBOX_ENDPOINT, JobToken
+from ._job import SANDBOX_ENDPOINT, JobToken, origin
 from ._models import JobErrorInfo, JobStatus, Snapshot
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ class ProviderRuntime:
         from the store finds a served sandbox or a proxy again."""
         where = self.host
         if self.scheme != "https" or self.port not in (None, 443):
-            where = JobToken(self.name, "", self.host, self.scheme, self.port).origin
+            where = origin(self.scheme, self.host, self.port)
         return f"{SANDBOX_ENDPOINT}{where}" if self.sandbox else where
 
     @property
@@ -176,6 +176,22 @@ class ProviderRuntime:
 
 
 _Due = tuple["Tracked", float | None]
+
+
+def _stage_failed(tracked: Tracked, snapshot: Snapshot, why: str, *, code: str) -> Snapshot:
+    """The terminal snapshot of a staged job whose next stage is not started: FAILED,
+    with what the last stage showed (its answer stays in `raw`)."""
+    return Snapshot(
+        job_id=tracked.job_id,
+        provider=tracked.runtime.name,
+        status=JobStatus.FAILED,
+        vendor_status=snapshot.vendor_status,
+        progress=snapshot.progress,
+        error=JobErrorInfo(why, code=code),
+        raw=snapshot.raw,
+    )
+
+
 """A poll for a worker: the job, and when its place in the rate budget was taken."""
 
 
@@ -585,15 +601,7 @@ class Engine:
             "go on from what stage "
             f"{stage - 1} made, submit a new request from it (its answer is in raw)"
         )
-        return Snapshot(
-            job_id=tracked.job_id,
-            provider=tracked.runtime.name,
-            status=JobStatus.FAILED,
-            vendor_status=snapshot.vendor_status,
-            progress=snapshot.progress,
-            error=JobErrorInfo(why, code="next_stage_unknown"),
-            raw=snapshot.raw,
-        )
+        return _stage_failed(tracked, snapshot, why, code="next_stage_unknown")
 
     @staticmethod
     def _stage_unknown(
@@ -613,15 +621,7 @@ class Engine:
             "coursegen never learnt, so it was not sent again (that could start a second "
             "one); submit the request again for a new job"
         )
-        return Snapshot(
-            job_id=tracked.job_id,
-            provider=tracked.runtime.name,
-            status=JobStatus.FAILED,
-            vendor_status=snapshot.vendor_status,
-            progress=snapshot.progress,
-            error=JobErrorInfo(why, code="submit_outcome_unknown"),
-            raw=snapshot.raw,
-        )
+        return _stage_failed(tracked, snapshot, why, code="submit_outcome_unknown")
 
     @staticmethod
     def _discarded(tracked: Tracked, exc: NotFound) -> Snapshot:

@@ -28,6 +28,12 @@ DEFAULT = object()
 """`timeout=DEFAULT` means the provider's own job timeout (its `PollPolicy.job_timeout`)."""
 
 
+def origin(scheme: str, host: str, port: int | None) -> str:
+    """`scheme://host[:port]`, an IPv6 host in brackets."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{bracketed}" + (f":{port}" if port else "")
+
+
 @attrs.frozen
 class JobToken:
     """What a token carries: enough to find the job again, never a credential.
@@ -47,8 +53,7 @@ class JobToken:
     @property
     def origin(self) -> str:
         """`scheme://host[:port]`: where the job's vendor (or simulator) answers."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}" + (f":{self.port}" if self.port else "")
+        return origin(self.scheme, self.host, self.port)
 
     def encode(self) -> str:
         data: dict[str, object] = {"p": self.provider, "j": self.job_id, "h": self.host}
