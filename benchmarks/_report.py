@@ -261,19 +261,23 @@ def cpu_lines(sizes: list[CpuSize], target: float = 1.25) -> list[str]:
     out = [
         (
             "| tracked jobs | rounds | engine µs/poll | raw httpx µs/GET | ratio (min-max) "
-            "| ratio without GC (min-max) | GC µs/poll engine / raw | <= "
-            f"{target:g}x |"
+            "| ratio without GC (min-max) | GC µs/poll engine / raw "
+            f"| whole-heap GCs engine / raw | <= {target:g}x |"
         ),
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for size in sizes:
         ratio = statistics.median(size.ratios) if size.ratios else math.nan
+        without_gc = (
+            statistics.median(size.ratios_without_gc) if size.ratios_without_gc else math.nan
+        )
         out.append(
             f"| {size.jobs:,} | {len(size.engine)} | {statistics.median(size.engine) * 1e6:,.0f} "
             f"| {statistics.median(size.raw) * 1e6:,.0f} | {spread(size.ratios)} "
             f"| {spread(size.ratios_without_gc)} "
             f"| {statistics.median(size.engine_gc) * 1e6:.1f} / "
             f"{statistics.median(size.raw_gc) * 1e6:.1f} "
-            f"| {'pass' if ratio <= target else '**miss**'} |"
+            f"| {size.engine_full} / {size.raw_full} "
+            f"| {'pass' if max(ratio, without_gc) <= target else '**miss**'} |"
         )
     return out

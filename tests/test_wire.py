@@ -9,6 +9,8 @@ import attrs
 import cattrs
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coursegen import (
     AuthenticationError,
@@ -469,3 +471,87 @@ def test_vendor_api_url_is_the_root_joined(base: str, segments: tuple[str, ...])
     root = api.url("")
     assert str(root).endswith("/v1/")
     assert str(api.url(*segments)) == str(root.join("/".join(segments)))
+
+
+_PLAIN_CHARS = "ABCXYZabcxyz0189-_~!$&'()*+,=@"
+_plain_segment = st.lists(
+    st.one_of(
+        st.sampled_from(_PLAIN_CHARS),
+        st.builds(lambda a, b: f"%{a}{b}", *[st.sampled_from("0123456789abcdefABCDEF")] * 2),
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+@given(
+    base=st.sampled_from(
+        ["https://vendor.example", "https://gw.example:8443/v/", "http://[::1]:9/"]
+    ),
+    segments=st.lists(_plain_segment, min_size=1, max_size=5),
+)
+def test_vendor_api_plain_urls_equal_parsed_ones(base: str, segments: list[str]) -> None:
+    """A plain path (unreserved and sub-delimiter characters, percent escapes) appended
+    to the root without parsing gives the very URL that parsing its text gives."""
+    from coursegen.wire import VendorAPI  # noqa: PLC0415 - only these cases need it
+
+    api = VendorAPI("toy", "Toy", base, prefix="/v1")
+    made = api.url(*segments)
+    parsed = httpx.URL(str(api.url("")) + "/".join(segments))
+    assert (str(made), made.raw_path, made.netloc, made.path) == (
+        str(parsed),
+        parsed.raw_path,
+        parsed.netloc,
+        parsed.path,
+    )
+
+
+def test_vendor_api_parses_when_httpx_urls_cannot_be_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If httpx's URL no longer keeps its parsed form where the shortcut expects it, the
+    API parses every URL instead, and the URLs are the same."""
+    from coursegen import _api  # noqa: PLC0415 - the shortcut's own module
+
+    root = httpx.URL("https://vendor.example/v1/")
+
+    class Changed:
+        """httpx's parsed form as another httpx might keep it: without `_replace`."""
+
+        def __init__(self, reference: object) -> None:
+            self._reference = reference
+
+        def __getattr__(self, name: str) -> object:
+            if name == "_replace":
+                raise AttributeError(name)
+            return getattr(self._reference, name)
+
+        def __str__(self) -> str:
+            return str(self._reference)
+
+    monkeypatch.setattr(root, "_uri_reference", Changed(root._uri_reference))
+    append = _api._path_appender(root)
+    assert append.__name__ == "parsed"
+    assert str(append("jobs/j1")) == "https://vendor.example/v1/jobs/j1"
+
+
+def test_vendor_api_get_is_the_request_httpx_would_build() -> None:
+    """A keyed GET made from prebuilt parts has the method, URL, headers (names, order,
+    `Host` first) and empty body of the request httpx builds from the same arguments."""
+    from coursegen import Secret  # noqa: PLC0415 - only this case needs it
+    from coursegen.wire import VendorAPI  # noqa: PLC0415 - only this case needs it
+
+    api = VendorAPI("toy", "Toy", "http://127.0.0.1:8080/gw", api_key=Secret("k-123"))
+    made = api.get("jobs", "j1")
+    built = httpx.Request(
+        "GET",
+        "http://127.0.0.1:8080/gw/jobs/j1",
+        headers={"Accept": "application/json", "Authorization": "Bearer k-123"},
+    )
+    assert (made.method, made.url, made.headers.raw, made.content) == (
+        built.method,
+        built.url,
+        built.headers.raw,
+        built.content,
+    )
+    assert api.get("jobs", "j2").headers is not made.headers  # each request owns its own
