@@ -145,17 +145,23 @@ class FreezableProxy:
                     pairs[client] = upstream
                     pairs[upstream] = client
                     continue
+                other = pairs.get(sock)
+                if other is None:
+                    continue  # its pair closed it earlier in this round
                 try:
                     data = sock.recv(65536)
                 except OSError:
                     data = b""
+                if data:
+                    try:
+                        other.sendall(data)
+                    except OSError:
+                        data = b""  # the other end is gone: close the pair
                 if not data:
-                    other = pairs.pop(sock)
+                    pairs.pop(sock, None)
                     pairs.pop(other, None)
                     sock.close()
                     other.close()
-                    continue
-                pairs[sock].sendall(data)
 
 
 def start_worker(
