@@ -20,7 +20,16 @@ _NOT_ON_IMPORT = (
     "coursegen_tutorflow",
     "coursegen_edumate",
 )
+# `coursegen --help` reads the grammar only: no HTTP client, store, event loop or server.
 _NOT_ON_HELP = (
+    "httpx",
+    "anyio",
+    "cattrs",
+    "sniffio",
+    "importlib.metadata",  # the version, read only for --version
+    "coursegen._client",
+    "coursegen._commands",
+    "coursegen.store",
     "starlette",
     "jinja2",
     "uvicorn",
@@ -69,6 +78,24 @@ def test_lazy_names_resolve_on_first_use() -> None:
 
 
 def test_cli_help_leaves_servers_and_providers_unimported() -> None:
-    """`coursegen --help` imports no web framework, server, simulator or provider."""
+    """`coursegen --help` imports no HTTP client, event loop, store, web framework, server,
+    simulator or provider: only the command line's grammar."""
     loaded = _modules_after("help")
     assert loaded.isdisjoint(_NOT_ON_HELP), sorted(loaded & set(_NOT_ON_HELP))
+
+
+def test_cli_version_reads_the_installed_version_when_asked() -> None:
+    """`coursegen --version` still prints the installed distribution's version, on stdout."""
+    from importlib.metadata import version  # noqa: PLC0415 - what the CLI must agree with
+
+    done = subprocess.run(
+        [sys.executable, "-m", "coursegen", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,  # the exit status is asserted below, beside the output
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"coursegen {version('coursegen')}\n",
+        "",
+    )

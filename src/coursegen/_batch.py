@@ -18,7 +18,6 @@ vendor's limits allow.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import enum
 import hashlib
@@ -32,7 +31,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO
 
 import anyio
@@ -54,6 +52,14 @@ from ._errors import (
     SubmitOutcomeUnknown,
     UnsupportedFeature,
 )
+from ._exit import BATCH_EXIT_CODES as EXIT_CODES
+from ._exit import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_STOPPED,
+    EXIT_UNFINISHED,
+)
 from ._fleet import local
 from ._job import Job
 from ._json import to_json
@@ -62,7 +68,9 @@ from ._ratelimit import BudgetUse
 from .store import JobRecord, Store, SubmitState
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterable
+    from pathlib import Path
 
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream
@@ -87,20 +95,6 @@ __all__ = [
 
 logger = logging.getLogger("coursegen")
 
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_USAGE = 2
-EXIT_STOPPED = 3
-EXIT_UNFINISHED = 5  # not 4: the top-level CLI's 4 is a broken plugin
-EXIT_INTERRUPTED = 130
-EXIT_CODES: Mapping[int, str] = {
-    EXIT_OK: "every row succeeded",
-    EXIT_ROWS_FAILED: "every row ended, and some failed (their errors are in --out)",
-    EXIT_USAGE: "the file or an option is wrong; nothing was submitted",
-    EXIT_STOPPED: "the vendor refused the batch (key, plan, quota): rows left unsent",
-    EXIT_UNFINISHED: "some rows did not end (outcome unknown or deadline): rerun to continue",
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to continue",
-}
 
 # -- reading a catalogue --------------------------------------------------------------------
 
@@ -1083,40 +1077,6 @@ def summary_text(fleet: Fleet, figures: FleetFigures) -> str:
 
 
 # -- the command ------------------------------------------------------------------------------
-
-
-def add_parser(commands: Any, add_provider_options: Callable[[Any], None]) -> None:
-    """Register `coursegen batch` on the CLI's subcommands."""
-    codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
-    batch = commands.add_parser(
-        "batch",
-        help="generate a whole catalogue: one request per line or row of a file",
-        description=(
-            "Submit every request of FILE through one client (one rate budget per key), "
-            "follow them all, and write each outcome as it arrives. FILE is a text file "
-            "(one subject per line), a CSV file with a header, or JSONL; columns are "
-            "request fields: subject, language, format, outline, add_ons, level, lessons, "
-            "title, description; topic, collection, bloom for assessments. In CSV, a list "
-            "(outline, add_ons, bloom) is separated by '|': 'remember=5|apply=3'."
-        ),
-        epilog="exit status:\n" + codes,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    batch.add_argument("file", type=Path, help="the catalogue: .txt, .csv or .jsonl")
-    add_provider_options(batch)
-    batch.add_argument("--out", type=Path, help="append each outcome to this JSONL file")
-    batch.add_argument(
-        "--store",
-        help="job store URL a rerun resumes from (default: COURSEGEN_STORE, else the data folder)",
-    )
-    batch.add_argument(
-        "--batch-id", help="the batch's name in the store (default: from the file's path)"
-    )
-    batch.add_argument(
-        "--timeout", type=float, help="seconds to follow each job (default: vendor's)"
-    )
-    batch.add_argument("--json", action="store_true", help="JSON progress lines on stdout")
-    batch.add_argument("--quiet", action="store_true", help="no progress display")
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._errors import ConfigurationError
 
@@ -19,39 +19,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import TextIO
 
-__all__ = ["add_parser", "run_command", "target_variable"]
+__all__ = ["run_command", "target_variable"]
 
 
 def target_variable(name: str) -> str:
     """The environment variable holding a target's provider URL."""
     return "COURSEGEN_TARGET_" + name.upper().replace("-", "_")
-
-
-def add_parser(commands: Any) -> None:
-    worker = commands.add_parser(
-        "worker", help="run a worker of a fleet on PostgreSQL (needs coursegen[fleet])"
-    )
-    worker.add_argument("--store", help="the fleet's store (default: COURSEGEN_STORE)")
-    worker.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a key this worker may own; its URL is in COURSEGEN_TARGET_<NAME> (repeatable)",
-    )
-    worker.add_argument("--concurrency", type=int, default=10, help="scopes owned at once")
-    worker.add_argument("--heartbeat", type=float, default=2.0, help="seconds between beats")
-    worker.add_argument(
-        "--stalled-after", type=float, default=6.0, help="seconds without a beat: stalled"
-    )
-    worker.add_argument("--grace", type=float, default=10.0, help="seconds a handover waits")
-    worker.add_argument(
-        "--db-timeout",
-        type=float,
-        default=5.0,
-        help="seconds a statement waits for a database connection before it fails",
-    )
-    worker.add_argument("--speed", type=float, default=None, help="a served sandbox's speed")
 
 
 def run_command(

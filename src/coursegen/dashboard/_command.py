@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
@@ -17,30 +17,9 @@ if TYPE_CHECKING:
 
     from coursegen._client import Client
 
-__all__ = ["add_parser", "run_command"]
+__all__ = ["run_command"]
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-
-
-def add_parser(commands: Any, add_provider_options: Callable[[Any], None]) -> None:
-    """Register `coursegen dashboard` on the CLI's subcommands."""
-    dashboard = commands.add_parser(
-        "dashboard",
-        help="watch the fleet on a web page (jobs, failures, budgets, ETA)",
-        description=(
-            "Serve the dashboard over a job store: jobs by status, each job's timeline "
-            "and result, failures with their typed error, each rate budget's use and "
-            "429s, and each batch's ETA. Read-only, except retrying a failed job, which "
-            "needs --provider (the vendor to submit it to)."
-        ),
-    )
-    dashboard.add_argument(
-        "--store", help="job store URL (default: COURSEGEN_STORE, else the data folder)"
-    )
-    dashboard.add_argument("--host", default="127.0.0.1", help="default: loopback only")
-    dashboard.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    dashboard.add_argument("--refresh", type=float, default=5.0, help="seconds between updates")
-    add_provider_options(dashboard)
 
 
 async def run_command(
