@@ -1,23 +1,31 @@
-"""Pure engine overhead: 10,000 jobs tracked at once by one client, in-process, asyncio.
+"""The engine at scale: 10,000 and 100,000 jobs tracked at once by one client,
+in-process, asyncio.
 
 No vendor lets one key create 10,000 jobs in a few seconds (LearningStudioAI allows 30 a
 minute), so here the create limit is lifted on both sides: the simulator admits every
 create and the client uses LearningStudioAI's adapter with its POST budget removed. The
 GET budget (120 a minute) stays on the client, so the engine's budget queue holds
-thousands of due jobs, as it would for a real fleet; the simulator does not enforce it
-(the raw httpx requests measured beside it must not be refused). Jobs last 10,000-15,000
-vendor seconds, longer than the creates take, so all of them are in flight together.
+thousands of due jobs, as it would for a real fleet. Two passes per size:
 
-- CPU per poll: `time.process_time()` over the polling phase / polls sent, against a
-  plain httpx GET of a running job through the same in-process transport, timed around
-  the request alone. Both include the simulator's own work (same process), so the
-  ratio is the engine's cost over a request's, not over nothing.
-- Memory per tracked job: a second pass under `tracemalloc`, allocations made inside
-  the simulator (or Starlette) left out, beyond the same process with no job.
+- **as_completed at scale** (no tracing; sizes up to `follow_up_to`, 10,000 by default:
+  the run lasts about three times as long as the creates take, minutes at 100,000): jobs
+  last 10,000-15,000 vendor seconds, longer than 10,000 creates take, so every job is in
+  flight at once; the fleet is followed to its end through `as_completed`, which must
+  yield every result, in about the order the vendor finished them (rank correlation).
+- **memory per tracked job** (`tracemalloc`, `_FRAMES` frames): no job ends; the bytes
+  the process holds once every job is submitted, and again once the engine has polled
+  every job at least once (each holds a vendor answer then), beyond the same process
+  with the client open and no job. Whatever the simulator or Starlette allocated is
+  left out (they share the process), and so are the benchmark's own counters.
+
+CPU per poll is measured in `_cpu.py`, as interleaved windows against raw GETs of the
+same running jobs: here the polls that find a job done carry a whole course, which a
+raw GET of a running job does not, so a ratio over this run would compare unlike work.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gc
 import statistics
 import time
@@ -29,26 +37,32 @@ import attrs
 import httpx
 
 import coursegen
-from coursegen import CourseRequest, Operation, PollPolicy, Settings
+from coursegen import CourseRequest, Operation, PollPolicy, RetryPolicy, Settings
 from coursegen_learningstudio import LearningStudio
 
 from ._contenders import SEED, subject
 from ._measure import CountingTransport, VendorTime, in_process
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._measure import Target
 
-__all__ = ["Overhead", "client_for", "overhead", "raw_cpu"]
+__all__ = ["Overhead", "client_for", "overhead"]
 
+# A trace is the simulator's when any of its frames is in one of these files.
 _SIMULATOR_FILES = ("*sandbox*", "*starlette*")
+# A trace is the benchmark's own bookkeeping when it was allocated in one of these.
+_BENCHMARK_FILES = ("*benchmarks*",)
 # Deep enough that an allocation made inside the simulator has one of its frames in
 # the traceback (that is how it is left out), shallow enough to keep tracing bearable.
 _FRAMES = 10
-_RAW_SAMPLES = 1000
 _SUBMITTERS = 64
 # Vendor seconds: longer than 10,000 creates take at the default speed (about 15 s of
 # real time, 7,500 vendor seconds), so every job is in flight when polling starts.
-_JOB_DURATION = (10_000.0, 15_000.0)  # concurrent creates: the creates are not what is measured
+_JOB_DURATION = (10_000.0, 15_000.0)
+# Vendor seconds: no job ends while memory is measured.
+_NEVER_ENDS = (1e9, 2e9)
 
 
 class _PollBudgetOnly(LearningStudio):
@@ -60,26 +74,34 @@ class _PollBudgetOnly(LearningStudio):
     )
 
 
+class _FollowedForEver(LearningStudio):
+    """As `_PollBudgetOnly`, and no job stops being followed while memory is measured."""
+
+    policy: ClassVar[PollPolicy] = attrs.evolve(_PollBudgetOnly.policy, job_timeout=1e12)
+
+
 @attrs.define
 class Overhead:
+    """One fleet size: `as_completed` over the whole fleet, and memory per tracked job."""
+
     jobs: int
     speed: float
+    followed: bool = False  # whether the as_completed pass ran at this size
     yielded: int = 0
     polls: int = 0
-    cpu_per_poll: float = 0.0
-    raw_cpu: float = 0.0
-    bytes_per_job: float = 0.0
-    bytes_at: dict[str, float] = attrs.field(factory=dict)
     order_correlation: float = 0.0
     delay_median: float = 0.0
     wall_seconds: float = 0.0
+    bytes_submitted: float = 0.0  # per job, once every job is submitted
+    bytes_polled: float = 0.0  # per job, once every job has been polled
+    traced_seconds: float = 0.0
 
     @property
-    def cpu_ratio(self) -> float:
-        return self.cpu_per_poll / self.raw_cpu if self.raw_cpu else float("nan")
+    def bytes_per_job(self) -> float:
+        return max(self.bytes_submitted, self.bytes_polled)
 
     def to_json(self) -> dict[str, Any]:
-        return attrs.asdict(self) | {"cpu_ratio": self.cpu_ratio}
+        return attrs.asdict(self) | {"bytes_per_job": self.bytes_per_job}
 
 
 def client_for(
@@ -100,16 +122,67 @@ def client_for(
     )
 
 
-def _traced_client_bytes() -> int:
-    """Bytes traced now, minus those allocated by the simulator (it shares the process)."""
-    gc.collect()
-    snapshot = tracemalloc.take_snapshot().filter_traces(
-        [
-            tracemalloc.Filter(inclusive=False, filename_pattern=p, all_frames=True)
-            for p in _SIMULATOR_FILES
-        ]
-    )
-    return sum(stat.size for stat in snapshot.statistics("filename"))
+def _simulator_options(speed: float, durations: tuple[float, float]) -> dict[str, Any]:
+    return {
+        "speed": speed,
+        "job_duration": durations,
+        "rate_limits": {"submit": 10**9, "poll": 10**9},
+        # The default account has 10,000 credits (one per course): enough for no size here.
+        "monthly_credits": 10**9,
+    }
+
+
+class _TracedBytes:
+    """Bytes traced now, less the simulator's and the benchmark's own allocations.
+
+    Reads the snapshot's raw traces and decides each file once: `Snapshot.filter_traces`
+    matches every frame of every trace against the patterns, which at 100,000 jobs
+    (millions of traces of 10 frames) takes longer than the run it measures.
+    """
+
+    def __init__(self) -> None:
+        self._simulator: dict[str, bool] = {}
+        self._benchmark: dict[str, bool] = {}
+
+    def _is(self, memo: dict[str, bool], patterns: Sequence[str], filename: str) -> bool:
+        found = memo.get(filename)
+        if found is None:
+            found = memo[filename] = any(fnmatch.fnmatch(filename, p) for p in patterns)
+        return found
+
+    def __call__(self) -> int:
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+        total = 0
+        # (domain, size, frames (most recent first), frame count) per trace.
+        for _, size, frames, *_ in snapshot.traces._traces:  # type: ignore[attr-defined]  # noqa: SLF001 - see the class
+            if frames and self._is(self._benchmark, _BENCHMARK_FILES, frames[0][0]):
+                continue
+            if any(self._is(self._simulator, _SIMULATOR_FILES, name) for name, _ in frames):
+                continue
+            total += size
+        return total
+
+
+class _PolledIds(httpx.AsyncBaseTransport):
+    """Sets `every_job` once `jobs` distinct jobs have been polled, around a real transport
+    (no other GET goes out: no job ends)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, jobs: int) -> None:
+        self.inner = inner
+        self.jobs = jobs
+        self.polled: set[str] = set()
+        self.every_job = anyio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.polled.add(request.url.path.rsplit("/", 1)[-1])
+            if len(self.polled) >= self.jobs:
+                self.every_job.set()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _spearman(xs: list[float]) -> float:
@@ -136,77 +209,60 @@ async def _submit_all(client: coursegen.Client, jobs: int) -> list[coursegen.Job
     return [job for job in handles if job is not None]
 
 
-async def raw_cpu(target: Target, job_ids: list[str]) -> float:
-    """CPU seconds of one plain httpx GET of a running job, through the same transport."""
-    total = 0.0
-    async with httpx.AsyncClient(
-        base_url=target.base_url,
-        transport=target.transport(),
-        headers={"Authorization": f"Bearer {target.key}"},
-    ) as http:
-        for job_id in job_ids:
-            before = time.process_time()
-            response = await http.get(f"/api/v1/courses/jobs/{job_id}")
-            total += time.process_time() - before
-            response.raise_for_status()
-    return total / len(job_ids)
-
-
-async def _pass(result: Overhead, *, trace: bool) -> None:
-    options: dict[str, Any] = {
-        "speed": result.speed,
-        "job_duration": _JOB_DURATION,
-        "rate_limits": {"submit": 10**9, "poll": 10**9},
-        # The default account has 10,000 credits (one per course): enough for any size.
-        "monthly_credits": 10**9,
-    }
-    with in_process("learningstudio", **options) as target:
+async def _follow_to_the_end(result: Overhead) -> None:
+    """The whole fleet through `as_completed`: every result, its order and its delay."""
+    with in_process("learningstudio", **_simulator_options(result.speed, _JOB_DURATION)) as target:
         clock: VendorTime = target.clock
         transport = CountingTransport(target.transport(), clock)
         async with client_for(target, transport) as client:
-            baseline = _traced_client_bytes() if trace else 0
             jobs = await _submit_all(client, result.jobs)
-            if not trace:
-                sample = [job.id for job in jobs[:_RAW_SAMPLES]]
-                result.raw_cpu = await raw_cpu(target, sample)
             ends: list[float] = []
             delays: list[float] = []
             polls_before = transport.polls
-            cpu_before = time.process_time()
             wall_before = time.perf_counter()
-            # Traced, the run stops at half the results: every job has been tracked and
-            # polled by then, and tracing the rest would only triple the wait.
-            checkpoints = {1: "first result", result.jobs // 2: "half yielded"}
             async for job in client.as_completed(jobs):
                 result.yielded += 1
                 end = target.ends_at(job.id)
                 ends.append(end)
                 delays.append(clock.now() - end)
-                if trace and result.yielded in checkpoints:
-                    used = _traced_client_bytes() - baseline
-                    result.bytes_at[checkpoints[result.yielded]] = used / result.jobs
-                    if result.yielded == result.jobs // 2:
-                        break
             result.wall_seconds = time.perf_counter() - wall_before
-            if trace:
-                result.bytes_per_job = max(result.bytes_at.values())
-            else:
-                result.cpu_per_poll = (time.process_time() - cpu_before) / max(
-                    transport.polls - polls_before, 1
-                )
-                result.polls = transport.polls - polls_before
-                result.order_correlation = _spearman(ends)
-                result.delay_median = statistics.median(delays)
+            result.polls = transport.polls - polls_before
+            result.order_correlation = _spearman(ends)
+            result.delay_median = statistics.median(delays)
 
 
-async def overhead(jobs: int, speed: float) -> tuple[Overhead, Overhead]:
-    """Two passes: CPU (no tracing), then memory (tracemalloc on)."""
-    timing = Overhead(jobs=jobs, speed=speed)
-    await _pass(timing, trace=False)
-    memory = Overhead(jobs=jobs, speed=speed)
-    tracemalloc.start(_FRAMES)
-    try:
-        await _pass(memory, trace=True)
-    finally:
-        tracemalloc.stop()
-    return timing, memory
+async def _measure_memory(result: Overhead) -> None:
+    """Bytes per tracked job once submitted, and once every job has been polled."""
+    traced = _TracedBytes()
+    started = time.perf_counter()
+    with in_process("learningstudio", **_simulator_options(result.speed, _NEVER_ENDS)) as target:
+        transport = _PolledIds(target.transport(), result.jobs)
+        # A traced process is slow: no poll may time out on the simulator's fast clock.
+        retry = RetryPolicy(attempt_timeout=1e9, deadline=1e12)
+        async with client_for(target, transport, _FollowedForEver, retry=retry) as client:
+            baseline = traced()
+            # The handles stay referenced while measured, as an application holds them.
+            handles = await _submit_all(client, result.jobs)
+            result.bytes_submitted = (traced() - baseline) / len(handles)
+            await transport.every_job.wait()
+            result.bytes_polled = (traced() - baseline) / len(handles)
+    result.traced_seconds = time.perf_counter() - started
+
+
+async def overhead(
+    sizes: Sequence[int], speed: float, follow_up_to: int = 10_000
+) -> list[Overhead]:
+    """Each size: the fleet followed to its end (up to `follow_up_to` jobs), then its
+    memory in a traced pass."""
+    found = []
+    for jobs in sizes:
+        result = Overhead(jobs=jobs, speed=speed, followed=jobs <= follow_up_to)
+        if result.followed:
+            await _follow_to_the_end(result)
+        tracemalloc.start(_FRAMES)
+        try:
+            await _measure_memory(result)
+        finally:
+            tracemalloc.stop()
+        found.append(result)
+    return found
