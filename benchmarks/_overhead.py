@@ -1,5 +1,5 @@
-"""The engine at scale: 10,000 and 100,000 jobs tracked at once by one client,
-in-process, asyncio.
+"""The engine at scale: 10,000 jobs (or more: `--overhead-jobs`) tracked at once by one
+client, in-process, asyncio.
 
 No vendor lets one key create 10,000 jobs in a few seconds (LearningStudioAI allows 30 a
 minute), so here the create limit is lifted on both sides: the simulator admits every
