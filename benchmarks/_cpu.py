@@ -35,40 +35,27 @@ import gc
 import math
 import statistics
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 import httpx
 
-from coursegen import CourseRequest, Operation, PollPolicy, RetryPolicy
-from coursegen_learningstudio import LearningStudio
-
-from ._contenders import subject
 from ._measure import in_process
-from ._overhead import client_for
+from ._overhead import (
+    NEVER_ENDS,
+    NO_TIMEOUTS,
+    FollowedForEver,
+    client_for,
+    simulator_options,
+    submit_all,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from coursegen import Client
-
 
 __all__ = ["CpuSize", "cpu_rounds"]
-
-_SUBMITTERS = 64
-# Vendor seconds: no job ends while it is measured, whatever the fleet's size.
-_JOB_DURATION = (1e9, 2e9)
-
-
-class _Measured(LearningStudio):
-    """LearningStudioAI's adapter, its create limit removed and jobs followed for ever."""
-
-    policy: ClassVar[PollPolicy] = attrs.evolve(
-        LearningStudio.policy,
-        rate_limits={Operation.POLL: LearningStudio.policy.rate_limits[Operation.POLL]},
-        job_timeout=1e12,
-    )
 
 
 class _GatedTransport(httpx.AsyncBaseTransport):
@@ -177,21 +164,6 @@ class CpuSize:
         }
 
 
-async def _submit_all(client: Client, jobs: int) -> list[str]:
-    ids: list[str] = []
-    indices = iter(range(jobs))
-
-    async def worker() -> None:
-        for index in indices:
-            job = await client.submit(CourseRequest(subject=subject(index)))
-            ids.append(job.id)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(_SUBMITTERS):
-            tg.start_soon(worker)
-    return ids
-
-
 async def _raw_window(http: httpx.AsyncClient, ids: Sequence[str]) -> float:
     """Process CPU seconds of one plain GET of each job in `ids`, one after another."""
     before = time.process_time()
@@ -216,22 +188,16 @@ async def _size(
     jobs: int, *, rounds: int, polls: int, chunk: int, speed: float, timer: _GcTimer
 ) -> CpuSize:
     result = CpuSize(jobs=jobs)
-    options: dict[str, Any] = {
-        "speed": speed,
-        "job_duration": _JOB_DURATION,
-        "rate_limits": {"submit": 10**9, "poll": 10**9},
-        "monthly_credits": 10**9,
-    }
-    with in_process("learningstudio", **options) as target:
+    with in_process("learningstudio", **simulator_options(speed, NEVER_ENDS)) as target:
         gated = _GatedTransport(target.transport())
         async with (
             client_for(
                 target,
                 gated,
-                _Measured,
+                FollowedForEver,
                 # Polls held at the shut gate must not time out meanwhile (at this speed
                 # a raw window lasts minutes of vendor time).
-                retry=RetryPolicy(attempt_timeout=1e9, deadline=1e12),
+                retry=NO_TIMEOUTS,
             ) as client,
             httpx.AsyncClient(
                 base_url=target.base_url,
@@ -239,7 +205,7 @@ async def _size(
                 headers={"Authorization": f"Bearer {target.key}"},
             ) as http,
         ):
-            ids = await _submit_all(client, jobs)
+            ids = [job.id for job in await submit_all(client, jobs)]
             gated.shut()  # from now on, polls go out in their windows only
             # First use of both sides' code paths, unmeasured.
             await _raw_window(http, ids[:50])

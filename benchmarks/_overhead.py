@@ -48,7 +48,16 @@ if TYPE_CHECKING:
 
     from ._measure import Target
 
-__all__ = ["Overhead", "client_for", "overhead"]
+__all__ = [
+    "NEVER_ENDS",
+    "NO_TIMEOUTS",
+    "FollowedForEver",
+    "Overhead",
+    "client_for",
+    "overhead",
+    "simulator_options",
+    "submit_all",
+]
 
 # A trace is the simulator's when any of its frames is in one of these files.
 _SIMULATOR_FILES = ("*sandbox*", "*starlette*")
@@ -61,8 +70,10 @@ _SUBMITTERS = 64
 # Vendor seconds: longer than 10,000 creates take at the default speed (about 15 s of
 # real time, 7,500 vendor seconds), so every job is in flight when polling starts.
 _JOB_DURATION = (10_000.0, 15_000.0)
-# Vendor seconds: no job ends while memory is measured.
-_NEVER_ENDS = (1e9, 2e9)
+# Vendor seconds: no job ends while it is measured, whatever the fleet's size.
+NEVER_ENDS = (1e9, 2e9)
+# A traced or gated client is slow on the simulator's fast clock: no poll may time out.
+NO_TIMEOUTS = RetryPolicy(attempt_timeout=1e9, deadline=1e12)
 
 
 class _PollBudgetOnly(LearningStudio):
@@ -74,8 +85,8 @@ class _PollBudgetOnly(LearningStudio):
     )
 
 
-class _FollowedForEver(LearningStudio):
-    """As `_PollBudgetOnly`, and no job stops being followed while memory is measured."""
+class FollowedForEver(LearningStudio):
+    """As `_PollBudgetOnly`, and no job stops being followed while it is measured."""
 
     policy: ClassVar[PollPolicy] = attrs.evolve(_PollBudgetOnly.policy, job_timeout=1e12)
 
@@ -122,7 +133,7 @@ def client_for(
     )
 
 
-def _simulator_options(speed: float, durations: tuple[float, float]) -> dict[str, Any]:
+def simulator_options(speed: float, durations: tuple[float, float]) -> dict[str, Any]:
     return {
         "speed": speed,
         "job_duration": durations,
@@ -195,7 +206,7 @@ def _spearman(xs: list[float]) -> float:
     return 1 - 6 * d2 / (n * (n * n - 1))
 
 
-async def _submit_all(client: coursegen.Client, jobs: int) -> list[coursegen.Job]:
+async def submit_all(client: coursegen.Client, jobs: int) -> list[coursegen.Job]:
     handles: list[coursegen.Job | None] = [None] * jobs
     indices = iter(range(jobs))
 
@@ -211,11 +222,11 @@ async def _submit_all(client: coursegen.Client, jobs: int) -> list[coursegen.Job
 
 async def _follow_to_the_end(result: Overhead) -> None:
     """The whole fleet through `as_completed`: every result, its order and its delay."""
-    with in_process("learningstudio", **_simulator_options(result.speed, _JOB_DURATION)) as target:
+    with in_process("learningstudio", **simulator_options(result.speed, _JOB_DURATION)) as target:
         clock: VendorTime = target.clock
         transport = CountingTransport(target.transport(), clock)
         async with client_for(target, transport) as client:
-            jobs = await _submit_all(client, result.jobs)
+            jobs = await submit_all(client, result.jobs)
             ends: list[float] = []
             delays: list[float] = []
             polls_before = transport.polls
@@ -235,14 +246,12 @@ async def _measure_memory(result: Overhead) -> None:
     """Bytes per tracked job once submitted, and once every job has been polled."""
     traced = _TracedBytes()
     started = time.perf_counter()
-    with in_process("learningstudio", **_simulator_options(result.speed, _NEVER_ENDS)) as target:
+    with in_process("learningstudio", **simulator_options(result.speed, NEVER_ENDS)) as target:
         transport = _PolledIds(target.transport(), result.jobs)
-        # A traced process is slow: no poll may time out on the simulator's fast clock.
-        retry = RetryPolicy(attempt_timeout=1e9, deadline=1e12)
-        async with client_for(target, transport, _FollowedForEver, retry=retry) as client:
+        async with client_for(target, transport, FollowedForEver, retry=NO_TIMEOUTS) as client:
             baseline = traced()
             # The handles stay referenced while measured, as an application holds them.
-            handles = await _submit_all(client, result.jobs)
+            handles = await submit_all(client, result.jobs)
             result.bytes_submitted = (traced() - baseline) / len(handles)
             await transport.every_job.wait()
             result.bytes_polled = (traced() - baseline) / len(handles)

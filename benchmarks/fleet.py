@@ -43,7 +43,8 @@ if __package__ in {None, ""}:  # run as `python benchmarks/fleet.py`: import as 
     __package__ = "benchmarks"  # what `python -m` would have set
 
 import anyio
-import trio.testing
+
+from coursegen.testing import virtual_backend
 
 from ._contenders import CONTENDERS, SEED, lower_bound, raw_request_cpu
 from ._cpu import cpu_rounds
@@ -81,33 +82,29 @@ def _virtual(contender: str, jobs: int) -> Run:
         run.bound = lower_bound(target, jobs)
         _cross_check(run, target.stats)
 
-    _seed_everything()
-    clock = trio.testing.MockClock(autojump_threshold=0)
-    anyio.run(main, backend="trio", backend_options={"clock": clock})
+    anyio.run(main, **_on_virtual_trio())
     return run
 
 
-def _seed_everything() -> None:
-    """The clients get `seed=SEED`; stamina's jitter draws from the global RNG, and trio
-    shuffles each batch of runnable tasks with an RNG of its own: seed both.
+def _on_virtual_trio() -> dict[str, Any]:
+    """`anyio.run` options for trio on an autojumping `MockClock`, its scheduler seeded
+    (the tests' own virtual time, `coursegen.testing.virtual_backend`), with the global
+    RNG seeded too: stamina's jitter draws from it (the clients get `seed=SEED`).
 
-    Unseeded, trio interleaves the tasks woken at one virtual instant differently each
-    run, and coursegen's requests per job at 1,000 jobs moved between 3.33 and 3.41.
+    Unseeded, trio's scheduler interleaves the tasks woken at one virtual instant
+    differently each run, and coursegen's requests per job at 1,000 jobs moved between
+    3.33 and 3.41.
     """
     random.seed(SEED)
-    # trio offers no public seed for its scheduler's RNG.
-    trio._core._run._r.seed(SEED)  # noqa: SLF001 - see above
+    backend, options = virtual_backend("trio")
+    return {"backend": backend, "backend_options": options}
 
 
 def _mixed(jobs: int, edumate_workers: int) -> list[MixedRun]:
     """Every vendor's fleet at once, one client each, on trio's virtual clock."""
     fleet = dict.fromkeys(("learningstudio", "tutorflow", "edumate"), jobs)
-    _seed_everything()
-    clock = trio.testing.MockClock(autojump_threshold=0)
     return anyio.run(
-        lambda: mixed(fleet, seed=SEED, edumate_workers=edumate_workers),
-        backend="trio",
-        backend_options={"clock": clock},
+        lambda: mixed(fleet, seed=SEED, edumate_workers=edumate_workers), **_on_virtual_trio()
     )
 
 

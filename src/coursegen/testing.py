@@ -125,12 +125,12 @@ def _seed_trio_scheduler() -> None:
     figure such as a fleet's polls per job moves from run to run. trio has no public
     seed for it; where its internals differ, the order stays trio's own.
     """
-    import trio  # noqa: PLC0415 - as in virtual_backend
-
-    scheduler_rng = getattr(getattr(trio, "_core", None), "_run", None)
-    rng = getattr(scheduler_rng, "_r", None)
-    if isinstance(rng, random.Random):
-        rng.seed(_TRIO_SCHEDULER_SEED)
+    try:
+        from trio._core._run import _r as scheduler_rng  # noqa: PLC0415 - see above
+    except ImportError:
+        return
+    if isinstance(scheduler_rng, random.Random):
+        scheduler_rng.seed(_TRIO_SCHEDULER_SEED)
 
 
 def real_backend(name: str) -> tuple[str, dict[str, Any]]:
